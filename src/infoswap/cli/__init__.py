@@ -1,0 +1,23 @@
+"""`infoswap` console script: importing the command modules registers them on the app."""
+
+import sys
+
+import typer
+
+from infoswap.cli.app import app
+from infoswap.errors import InfoswapError
+
+# One module per user task; each registers its command(s) on `app` when imported.
+from infoswap.cli import faces  # noqa: E402,F401
+
+
+def main() -> None:
+    """Runs the app; a user-facing problem becomes one line on stderr and a non-zero exit."""
+    try:
+        app()
+    except InfoswapError as e:
+        typer.echo(f"infoswap: error: {e}", err=True)
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        typer.echo("infoswap: interrupted", err=True)
+        sys.exit(130)

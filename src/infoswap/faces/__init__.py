@@ -1,0 +1,1 @@
+"""Pixels <-> aligned faces: detection, landmarks, alignment, paste-back (SPEC section 2)."""

@@ -1,0 +1,1 @@
+"""Frozen face recognisers with tapped internal feature maps (SPEC section 3), selected by name."""
