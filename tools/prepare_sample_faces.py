@@ -245,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
                          processing=f"COMPOSITE by tools/make_composites.py from " +
                                     ", ".join(f"`identities/{p}`" for p in c.inputs) +
                                     f"; {c.size[0]}x{c.size[1]}, JPEG q{JPEG_QUALITY}"))
-        print(f"{c.dest}  {c.size[0]}x{c.size[1]}  (composite)")
+        print(f"assets/faces/{c.dest}  {c.size[0]}x{c.size[1]}  (composite)")
 
     write_manifest(rows, args.out / "manifest.csv")
     update_readme(rows, args.readme)
