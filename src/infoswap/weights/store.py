@@ -37,7 +37,7 @@ def save_state(path: Path, tensors: dict[str, TfjsTensor], metadata: dict[str, s
     """Writes `tensors` (PyTorch names, PyTorch layout) atomically, keeping quantised values quantised."""
     quant = {k: [t.scale, t.minimum] for k, t in tensors.items() if t.quantised}
     meta = dict(metadata, **{_QUANT_KEY: json.dumps(quant)})
-    data = save_numpy({k: np.ascontiguousarray(t.values) for k, t in tensors.items()}, metadata=meta)
+    data = save_numpy({k: np.require(t.values, requirements="C") for k, t in tensors.items()}, metadata=meta)
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_bytes(data)
     tmp.replace(path)

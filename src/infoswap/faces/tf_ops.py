@@ -1,0 +1,68 @@
+"""TensorFlow.js operations whose arithmetic PyTorch does not share, so the face-api ports match the original.
+
+- `pad_same`: TF 'same' padding puts the odd extra pixel after (bottom/right), PyTorch's `padding=` cannot.
+- `resize_bilinear`: tf.image.resizeBilinear with align_corners=False, half_pixel_centers=False (the legacy
+  TF mode face-api uses): source = destination · in/out, no half-pixel shift; unlike F.interpolate.
+- `pad_to_square`: face-api's padToSquare (zeros after the image, or split around it when centred).
+- `SameConv2d`: a conv that pads the TF way before convolving.
+All take and return (B, C, H, W) tensors.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def _same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
+    out = -(-size // stride)
+    total = max((out - 1) * stride + kernel - size, 0)
+    return total // 2, total - total // 2
+
+
+def pad_same(x: torch.Tensor, kernel: int, stride: int) -> torch.Tensor:
+    """Zero-pads (B, C, H, W) so that a valid conv with `kernel`, `stride` equals TF's 'same' conv."""
+    top, bottom = _same_padding(x.shape[-2], kernel, stride)
+    left, right = _same_padding(x.shape[-1], kernel, stride)
+    return F.pad(x, (left, right, top, bottom))
+
+
+def _source_taps(size_in: int, size_out: int, device: torch.device) -> tuple[torch.Tensor, ...]:
+    """Lower index, upper index and weight of the upper one, per output row/column (legacy TF mapping)."""
+    position = torch.arange(size_out, device=device, dtype=torch.float64) * (size_in / size_out)
+    lower = position.floor()
+    upper = position.ceil().clamp(max=size_in - 1)
+    return lower.long(), upper.long(), (position - lower).float()
+
+
+def resize_bilinear(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """(B, C, H, W) -> (B, C, height, width) float, as tf.image.resizeBilinear(x, size, false, false)."""
+    x = x.float()
+    top, bottom, dy = _source_taps(x.shape[-2], height, x.device)
+    left, right, dx = _source_taps(x.shape[-1], width, x.device)
+    rows_top, rows_bottom = x[..., top, :], x[..., bottom, :]
+    upper = rows_top[..., left] + (rows_top[..., right] - rows_top[..., left]) * dx
+    lower = rows_bottom[..., left] + (rows_bottom[..., right] - rows_bottom[..., left]) * dx
+    return upper + (lower - upper) * dy[:, None]
+
+
+def pad_to_square(x: torch.Tensor, centre: bool) -> torch.Tensor:
+    """Zero-pads the shorter side of (B, C, H, W) to the longer one, as face-api's padToSquare.
+
+    Not centred: all padding after the image. Centred: round(diff / 2) (JS rounding, halves up) after
+    and the rest before, so an odd difference puts the extra pixel after.
+    """
+    height, width = x.shape[-2:]
+    diff = abs(height - width)
+    after = (diff + 1) // 2 if centre else diff
+    before = diff - after
+    if height > width:
+        return F.pad(x, (before, after, 0, 0))
+    return F.pad(x, (0, 0, before, after))
+
+
+class SameConv2d(torch.nn.Conv2d):
+    """nn.Conv2d with TF 'same' padding (construct it with the default padding=0)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(pad_same(x, self.kernel_size[0], self.stride[0]))
