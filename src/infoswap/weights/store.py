@@ -39,8 +39,18 @@ def save_state(path: Path, tensors: dict[str, TfjsTensor], metadata: dict[str, s
     meta = dict(metadata, **{_QUANT_KEY: json.dumps(quant)})
     data = save_numpy({k: np.require(t.values, requirements="C") for k, t in tensors.items()}, metadata=meta)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_bytes(data)
+    tmp.write_bytes(canonical_header(data))
     tmp.replace(path)
+
+
+def canonical_header(data: bytes) -> bytes:
+    """Rewrites a safetensors header with sorted keys: safetensors orders metadata differently in every
+    process, and the shipped files' checksums must not depend on that."""
+    length = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + length])
+    text = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)  # the data section stays 8-byte aligned
+    return len(text).to_bytes(8, "little") + text + data[8 + length :]
 
 
 @lru_cache(maxsize=None)
