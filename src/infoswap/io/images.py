@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from infoswap.errors import InfoswapError
 
@@ -62,9 +62,10 @@ def read_image(path: str | Path) -> LoadedImage:
                         f"{path}: {image.width}×{image.height} pixels exceeds the limit of {MAX_PIXELS:,}"
                     )
                 image.load()
-                oriented = ImageOps.exif_transpose(image)
-                if oriented is not image:
-                    notes.append("applied EXIF orientation")
+                orientation = image.getexif().get(ExifTags.Base.Orientation, 1)
+                oriented = ImageOps.exif_transpose(image)  # a copy even when nothing turns
+                if orientation != 1:
+                    notes.append(f"applied EXIF orientation {orientation}")
                 rgb = _to_rgb(oriented, notes)
                 pixels = np.asarray(rgb, dtype=np.uint8).copy()
     except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
