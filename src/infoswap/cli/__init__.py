@@ -9,6 +9,7 @@ from infoswap.errors import InfoswapError
 
 # One module per user task; each registers its command(s) on `app` when imported.
 from infoswap.cli import faces  # noqa: E402,F401
+from infoswap.cli import inspect  # noqa: E402,F401
 from infoswap.cli import convert  # noqa: E402,F401
 from infoswap.cli import align  # noqa: E402,F401
 
