@@ -12,6 +12,7 @@ from infoswap.cli import faces  # noqa: E402,F401
 from infoswap.cli import inspect  # noqa: E402,F401
 from infoswap.cli import convert  # noqa: E402,F401
 from infoswap.cli import align  # noqa: E402,F401
+from infoswap.cli import evaluate  # noqa: E402,F401
 
 
 def main() -> None:

