@@ -1,0 +1,93 @@
+"""AII, Adaptive Information Integration: the generator Y = AII(z̃_sid, {f̃_j}, {λ̃_j}) (SPEC section 6).
+
+Level j (4·2^j px) is a residual block of two integration layers, each followed by LeakyReLU and a 3×3
+conv; levels are joined by bilinear ×2 upsampling; the last level outputs RGB through tanh. A transposed
+4×4 conv turns the identity vector into the 4 × 4 starting map. The structure follows the official release
+(FaceShifter's AAD blocks with the gate also seeing λ̃).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+SLOPE = 0.01  # LeakyReLU slope of the official AII blocks
+OUTPUT_GAIN = 0.1  # initial scale of the last level's RGB convs
+
+
+# SPEC section 6: out = (1 − M) ⊙ A + M ⊙ I with M = sigmoid(conv1×1([h, λ̃_j])).
+class IntegrationLayer(nn.Module):
+    """Instance-normalised h mixed from an attribute path (spatial γ, β of f̃_j) and an identity path
+    (per-channel γ, β of z̃_sid), gated by h and λ̃_j. h (B, C, H, W) -> (B, C, H, W)."""
+
+    def __init__(self, channels: int, attr_channels: int, lambda_channels: int, id_dim: int):
+        super().__init__()
+        self.norm = nn.InstanceNorm2d(channels, affine=False)
+        self.attr_scale = nn.Conv2d(attr_channels, channels, 1)
+        self.attr_shift = nn.Conv2d(attr_channels, channels, 1)
+        self.id_scale = nn.Linear(id_dim, channels)
+        self.id_shift = nn.Linear(id_dim, channels)
+        self.gate = nn.Conv2d(channels + lambda_channels, 1, 1)
+
+    def forward(self, h: torch.Tensor, attr: torch.Tensor, lam: torch.Tensor, z_id: torch.Tensor) -> torch.Tensor:
+        h = self.norm(h)
+        a = torch.addcmul(self.attr_shift(attr), self.attr_scale(attr), h)
+        i = torch.addcmul(self.id_shift(z_id)[:, :, None, None], self.id_scale(z_id)[:, :, None, None], h)
+        # conv1×1([h, λ̃]) as two convs on the weight's halves: the same map without the concatenated copy
+        w, c = self.gate.weight, h.shape[1]
+        m = torch.sigmoid(F.conv2d(h, w[:, :c], self.gate.bias) + F.conv2d(lam, w[:, c:]))
+        return torch.lerp(a, i, m)  # (1 − M) ⊙ A + M ⊙ I
+
+
+# SPEC section 6 / App. Alg. 1 line 24: one AII level T_θj, a residual block of two integration layers.
+class AIIBlock(nn.Module):
+    """(B, cin, s, s) -> (B, cout, s, s); a third integration layer + conv maps the shortcut when cin ≠ cout."""
+
+    def __init__(self, cin: int, cout: int, attr_channels: int, lambda_channels: int, id_dim: int):
+        super().__init__()
+        widths = (attr_channels, lambda_channels, id_dim)
+        self.mix1 = IntegrationLayer(cin, *widths)
+        self.conv1 = nn.Conv2d(cin, cin, 3, padding=1, bias=False)
+        self.mix2 = IntegrationLayer(cin, *widths)
+        self.conv2 = nn.Conv2d(cin, cout, 3, padding=1, bias=False)
+        if cin != cout:
+            self.mix_short = IntegrationLayer(cin, *widths)
+            self.conv_short = nn.Conv2d(cin, cout, 3, padding=1, bias=False)
+
+    def forward(self, h: torch.Tensor, attr: torch.Tensor, lam: torch.Tensor, z_id: torch.Tensor) -> torch.Tensor:
+        x = self.conv1(F.leaky_relu(self.mix1(h, attr, lam, z_id), SLOPE))
+        x = self.conv2(F.leaky_relu(self.mix2(x, attr, lam, z_id), SLOPE))
+        if hasattr(self, "conv_short"):
+            h = self.conv_short(F.leaky_relu(self.mix_short(h, attr, lam, z_id), SLOPE))
+        return x + h
+
+
+# App. Alg. 1 line 24: Y = AII(z̃_sid, {f̃_j}, {λ̃_j}), levels T_θ1 … T_θL at 4 … resolution px.
+class AII(nn.Module):
+    """z̃ (B, D), f̃_j and λ̃_j (B, d_j, 4·2^j, 4·2^j) -> Y (B, 3, res, res) in (−1, 1)."""
+
+    def __init__(self, channels: tuple[int, ...], level_channels: tuple[int, ...], id_dim: int):
+        super().__init__()
+        self.start = nn.ConvTranspose2d(id_dim, channels[0], 4)
+        cins = (channels[0],) + tuple(channels[:-1])
+        self.blocks = nn.ModuleList(
+            AIIBlock(cin, cout, d, d, id_dim) for cin, cout, d in zip(cins, channels, level_channels)
+        )
+        for m in self.modules():
+            if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+                nn.init.kaiming_normal_(m.weight, a=SLOPE, nonlinearity="leaky_relu")
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+        with torch.no_grad():  # start the RGB output near 0, where tanh is not saturated [ours]
+            for conv in (self.blocks[-1].conv2, getattr(self.blocks[-1], "conv_short", None)):
+                if conv is not None:
+                    conv.weight.mul_(OUTPUT_GAIN)
+
+    def forward(self, z_id: torch.Tensor, attrs: list[torch.Tensor], lambdas: list[torch.Tensor]) -> torch.Tensor:
+        h = self.start(z_id[:, :, None, None])
+        for j, block in enumerate(self.blocks):
+            if j > 0:
+                h = F.interpolate(h, scale_factor=2.0, mode="bilinear", align_corners=False)
+            h = block(h, attrs[j], lambdas[j], z_id)
+        return torch.tanh(h)

@@ -1,0 +1,101 @@
+"""dec: a U-Net-style decoder from the recogniser's tap pyramid to the generator's levels (SPEC section 6).
+
+Tap sizes to generator levels. Level j works at s_j = 4·2^j px (j = 0 … L−1, s_{L−1} = resolution). Tap i
+(H_i × W_i) joins the level nearest in log scale, j(i) = clamp(round(log2(H_i / 4)), 0, L−1), through its
+own 1×1 lateral conv, bilinearly resized to s_j; laterals landing on one level add up. With the dlib
+taps (35, 17, 8, 4 px) that is 32, 16, 8 and 4 px at every preset; with IR-SE-50 at 128 input (128 … 16 px)
+it is 128 … 16 px, and the levels coarser than the coarsest tap (4 and 8 px) come from strided 3×3 convs
+continuing it downwards: the contracting end the recogniser does not have.
+
+Expanding path, coarse to fine: x_j = conv3×3(upsample(h_{j−1})) + skip_j, h_j = act(norm(conv3×3(act(x_j))));
+the h_j are the decoded maps. `norm` scales each sample's level map to zero mean and unit variance over
+(C, H, W) [ours]: without it nothing holds the decoder's output scale, L_per (a squared error between two
+decoded maps) then grows without bound under the ICL and adversarial gradients, or, with its target side
+trainable, shrinks to 0 with the decoder's outputs. Target image: Conv4×4/2/1 of the image joins level L−2 (res/2: 256 px at 512, as
+in App. 1.2) and replaces tap 1's map in the feature pass (App. 1.2: "we replace the first pre-trained
+feature"); the controller pass keeps λ_1. Both passes run the same modules (shared weights), so
+f̃_j and λ̃_j have the same width.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+SLOPE = 0.2
+
+
+def tap_levels(tap_shapes: list[tuple[int, int, int]], levels: int) -> list[int]:
+    """The generator level each tap joins: nearest size in log scale, clamped to the levels."""
+    return [min(max(round(math.log2(h / 4)), 0), levels - 1) for _, h, _ in tap_shapes]
+
+
+def _conv(cin: int, cout: int, kernel: int, stride: int = 1, padding: int | None = None) -> nn.Conv2d:
+    conv = nn.Conv2d(cin, cout, kernel, stride, kernel // 2 if padding is None else padding)
+    nn.init.kaiming_normal_(conv.weight, a=SLOPE, nonlinearity="leaky_relu")
+    nn.init.zeros_(conv.bias)
+    return conv
+
+
+# SPEC section 6, App. Alg. 1 line 23 (f̃_j = dec(f_i), λ̃_j = dec(λ_i)) and App. 1.2 (Conv4×4/2/1 of x_t).
+class Decoder(nn.Module):
+    """(taps 2…10 maps + target image) or (10 controllers) -> one (B, d_j, s_j, s_j) map per level."""
+
+    def __init__(self, tap_shapes: list[tuple[int, int, int]], level_channels: tuple[int, ...]):
+        super().__init__()
+        sizes = [h for _, h, _ in tap_shapes]
+        if any(a < b for a, b in zip(sizes, sizes[1:])):
+            raise ValueError(f"taps must go from fine to coarse, got sizes {sizes}")
+        widths = list(level_channels)
+        self.levels = len(widths)
+        self.tap_level = tap_levels(tap_shapes, self.levels)
+        self.bottom = min(self.tap_level[1:])  # coarsest level reached by taps both passes see
+        self.laterals = nn.ModuleList(_conv(c, widths[j], 1) for (c, _, _), j in zip(tap_shapes, self.tap_level))
+        self.image = _conv(3, widths[-2], 4, stride=2, padding=1)
+        self.down = nn.ModuleList(_conv(widths[j + 1], widths[j], 3, stride=2) for j in range(self.bottom))
+        self.up = nn.ModuleList(_conv(widths[j - 1], widths[j], 3) for j in range(1, self.levels))
+        self.refine = nn.ModuleList(_conv(w, w, 3) for w in widths)
+
+    def attributes(self, feats: list[torch.Tensor], image: torch.Tensor) -> list[torch.Tensor]:
+        """f̃_j from the attribute maps of taps 2 … 10 and the target image (B, 3, res, res)."""
+        if len(feats) != len(self.laterals) - 1:
+            raise ValueError(f"expected {len(self.laterals) - 1} maps (taps 2 … 10), got {len(feats)}")
+        skips = self._skips(feats, first=1)
+        skips[self.levels - 2] = _add(skips.get(self.levels - 2), self.image(image))
+        return self._expand(skips)
+
+    def controllers(self, lambdas: list[torch.Tensor]) -> list[torch.Tensor]:
+        """λ̃_j from the 10 controllers λ_1 … λ_10, through the same modules."""
+        if len(lambdas) != len(self.laterals):
+            raise ValueError(f"expected {len(self.laterals)} controllers, got {len(lambdas)}")
+        return self._expand(self._skips(lambdas, first=0))
+
+    def _skips(self, maps: list[torch.Tensor], first: int) -> dict[int, torch.Tensor]:
+        skips: dict[int, torch.Tensor] = {}
+        for i, x in enumerate(maps, start=first):
+            j = self.tap_level[i]
+            size = 4 << j
+            y = self.laterals[i](x)
+            if y.shape[-1] != size or y.shape[-2] != size:
+                y = F.interpolate(y, size=(size, size), mode="bilinear", align_corners=False)
+            skips[j] = _add(skips.get(j), y)
+        for j in reversed(range(self.bottom)):  # the contracting end below the coarsest tap
+            skips[j] = _add(skips.get(j), F.leaky_relu(self.down[j](skips[j + 1]), SLOPE))
+        return skips
+
+    def _expand(self, skips: dict[int, torch.Tensor]) -> list[torch.Tensor]:
+        out: list[torch.Tensor] = []
+        for j in range(self.levels):
+            x = skips.get(j)
+            if j > 0:
+                x = _add(x, self.up[j - 1](F.interpolate(out[-1], scale_factor=2.0, mode="bilinear", align_corners=False)))
+            h = self.refine[j](F.leaky_relu(x, SLOPE))
+            out.append(F.leaky_relu(F.group_norm(h, 1), SLOPE))
+        return out
+
+
+def _add(a: torch.Tensor | None, b: torch.Tensor) -> torch.Tensor:
+    return b if a is None else a + b

@@ -1,0 +1,133 @@
+"""Algorithm 1's losses: where each term's gradient goes, the ICL flag, the relativistic losses, the weights."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from infoswap.model.discriminator import (
+    Discriminator,
+    discriminator_adversarial_loss,
+    generator_adversarial_loss,
+)
+from infoswap.model.infoswap import InfoSwap
+from infoswap.train import losses
+from infoswap.train.losses import cycle_loss, discriminator_loss, generator_losses, icl_losses, total
+from model_fixtures import TinyRecognizer, tiny_config
+
+TERMS = ("info", "recog", "pos", "neg", "icl", "per", "cyc", "adv", "ib", "total")
+
+
+@pytest.fixture
+def setup():
+    torch.manual_seed(0)
+    cfg = tiny_config()
+    model, D = InfoSwap(cfg, TinyRecognizer()), Discriminator(cfg.disc_channels)
+    g = torch.Generator().manual_seed(1)
+    x_s, x_t = torch.rand(2, 3, 32, 32, generator=g) * 2 - 1, torch.rand(2, 3, 32, 32, generator=g) * 2 - 1
+    return model, D, x_s, x_t
+
+
+def _grads(loss: torch.Tensor, params: list[torch.Tensor]) -> list[torch.Tensor | None]:
+    return list(torch.autograd.grad(loss, params, retain_graph=True, allow_unused=True))
+
+
+def _nonzero(grads: list[torch.Tensor | None]) -> bool:
+    return any(g is not None and g.abs().sum() > 0 for g in grads)
+
+
+def test_every_term_is_returned_and_deterministic(setup):
+    model, D, x_s, x_t = setup
+    a = generator_losses(model, D, x_s, x_t, generator=torch.Generator().manual_seed(5))
+    b = generator_losses(model, D, x_s, x_t, generator=torch.Generator().manual_seed(5))
+    assert set(TERMS) | {"Y"} == set(a)
+    assert all(a[k].shape == () and torch.isfinite(a[k]) for k in TERMS)
+    assert a["Y"].shape == x_s.shape
+    assert all(torch.equal(a[k], b[k]) for k in TERMS)
+
+
+def test_only_the_generator_parts_receive_gradients(setup):
+    model, D, x_s, x_t = setup
+    generator_losses(model, D, x_s, x_t, generator=torch.Generator().manual_seed(0))["total"].backward()
+    assert all(p.grad is None for p in model.recognizer.parameters())
+    assert all(p.grad is None for p in D.parameters())
+    for part in (model.decoder, model.aii):
+        assert all(p.grad is not None for p in part.parameters())
+        assert all(p.grad.abs().sum() > 0 for p in part.parameters() if p.dim() > 1)
+    # The readouts' last convs move first (their weights start at 0, so nothing flows below them yet).
+    assert all(r.net[-1].weight.grad.abs().sum() > 0 for r in model.iib.readouts)
+
+
+def test_cycle_term_reaches_aii_parameters_only_through_the_swap(setup, monkeypatch):
+    """Alg. 1 lines 38–40: AII's parameters are frozen in the x̂_s pass. What reaches them from L_cyc is
+    exactly what flows back through Y = AII(z̃_sid, f̃^t, λ̃^t); the readouts on Y still get their part."""
+    model, D, x_s, x_t = setup
+
+    def split(terms):
+        aii = list(model.aii.parameters())
+        direct = _grads(terms["cyc"], aii)
+        (grad_y,) = torch.autograd.grad(terms["cyc"], terms["Y"], retain_graph=True)
+        through_y = list(torch.autograd.grad(terms["Y"], aii, grad_y, retain_graph=True))
+        return direct, through_y
+
+    terms = generator_losses(model, D, x_s, x_t, generator=torch.Generator().manual_seed(0))
+    direct, through_y = split(terms)
+    assert all(torch.allclose(a, b, rtol=1e-4, atol=1e-9) for a, b in zip(direct, through_y))
+    assert _nonzero(_grads(terms["cyc"], [r.net[-1].weight for r in model.iib.readouts]))
+
+    # The same check fails when the x̂_s pass is not frozen: the test can tell the two apart.
+    monkeypatch.setattr(losses, "call_frozen", lambda module, *args: module(*args))
+    direct, through_y = split(generator_losses(model, D, x_s, x_t, generator=torch.Generator().manual_seed(0)))
+    assert not all(torch.allclose(a, b, rtol=1e-4, atol=1e-9) for a, b in zip(direct, through_y))
+
+
+def test_cycle_pass_alone_gives_aii_parameters_nothing(setup):
+    model, _, x_s, _ = setup
+    with torch.no_grad():
+        enc = model.encode(x_s, identity=False, information=False)
+        attrs, controls = model.decode(model.attribute_maps(enc.taps, enc.lambdas, model.noise(2)), enc.lambdas, x_s)
+    z_y = torch.randn(2, 32, requires_grad=True)
+    loss = cycle_loss(model, z_y, attrs, controls, x_s)
+    assert all(g is None for g in _grads(loss, list(model.aii.parameters())))
+    assert _nonzero(_grads(loss, [z_y]))
+
+
+def test_icl_negative_term_follows_the_flag():
+    g = torch.Generator().manual_seed(0)
+    z_s, z_t = torch.randn(4, 8, generator=g), torch.randn(4, 8, generator=g)
+    cos_st = torch.nn.functional.cosine_similarity(z_s, z_t)
+    pos, neg_target = icl_losses(z_s, z_s, z_t, "target")  # a swap that is exactly the source
+    _, neg_source = icl_losses(z_s, z_s, z_t, "source")
+    assert torch.allclose(pos, torch.tensor(-1.0))
+    assert torch.allclose(neg_target, torch.tensor(0.0), atol=1e-7)  # as similar to t as s is
+    assert torch.allclose(neg_source, ((1 - cos_st) ** 2).mean())  # the printed reading penalises it
+
+
+def test_relativistic_losses_match_their_definition_and_stay_finite():
+    fake, real = torch.tensor([0.3, -2.0, 50.0]), torch.tensor([1.0, 0.5, -60.0])
+    reference_g = -torch.log(torch.sigmoid(fake[:2] - real[:2])).mean()
+    assert torch.allclose(generator_adversarial_loss(fake[:2], real[:2]), reference_g)
+    reference_d = -torch.log(torch.sigmoid(real[:2] - fake[:2])).mean()
+    assert torch.allclose(discriminator_adversarial_loss(real[:2], fake[:2]), reference_d)
+    extreme_d = discriminator_adversarial_loss(real, fake)  # log σ(−110) underflows in the naive form
+    assert torch.isfinite(extreme_d) and extreme_d > 30
+    assert math.isclose(float(generator_adversarial_loss(torch.zeros(3), torch.zeros(3))), math.log(2), rel_tol=1e-6)
+
+
+def test_weights_apply_in_one_place():
+    cfg = tiny_config()
+    ones = {k: torch.tensor(1.0) for k in ("info", "recog", "icl", "adv", "per", "cyc")}
+    ib, overall = total(ones, cfg)
+    assert float(ib) == 1 + 5 * 2 and float(overall) == 11 + 1 + 5 + 1
+    ib, overall = total(ones, tiny_config(alpha=2.0, beta=1.0, beta1=0.0, beta2=0.0, beta3=3.0))
+    assert float(ib) == 4 and float(overall) == 7
+
+
+def test_discriminator_loss_trains_d_and_leaves_the_swap_alone(setup):
+    model, D, x_s, x_t = setup
+    y = generator_losses(model, D, x_s, x_t, generator=torch.Generator().manual_seed(0))["Y"]
+    loss = discriminator_loss(D, x_s, y)
+    assert _nonzero(_grads(loss, list(D.parameters())))
+    assert all(g is None for g in _grads(loss, list(model.aii.parameters())))

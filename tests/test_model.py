@@ -1,0 +1,145 @@
+"""The assembled model: shapes at every preset, what is saved, what a swap runs, and the decoder's wiring."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from infoswap.config import preset
+from infoswap.model.aii import IntegrationLayer
+from infoswap.model.decoder import Decoder, tap_levels
+from infoswap.model.discriminator import Discriminator
+from infoswap.model.infoswap import InfoSwap
+from infoswap.recognition.dlib_resnet import DlibResNet
+from infoswap.recognition.registry import load_recognizer
+from model_fixtures import TinyRecognizer, tiny_config
+
+DLIB_TAPS = [(32, 35, 35)] + [(64, 17, 17)] * 4 + [(128, 8, 8)] * 3 + [(256, 4, 4)] * 2
+# Official IR-SE-50 at 128 input (SPEC section 3).
+IRSE_TAPS = [(64, 128, 128)] + [(64, 64, 64)] * 3 + [(128, 32, 32)] * 4 + [(256, 16, 16)] * 2
+
+
+def _check_swap_shapes(model: InfoSwap, D: Discriminator, res: int, batch: int, device: str = "cpu") -> None:
+    x = torch.rand(batch, 3, res, res, device=device) * 2 - 1 if device == "cpu" else torch.empty(batch, 3, res, res, device=device)
+    enc = model.encode(x)
+    assert [tuple(r.shape[1:]) for r in enc.taps] == model.tap_shapes
+    assert all(lam.shape == r.shape for lam, r in zip(enc.lambdas, enc.taps))
+    assert enc.z_tilde.shape == (batch, model.recognizer.embedding_dim) and enc.information.shape == ()
+    feats = model.attribute_maps(enc.taps, enc.lambdas, model.noise(batch))
+    attrs, controls = model.decode(feats, enc.lambdas, x)
+    for j, (a, c) in enumerate(zip(attrs, controls)):
+        size = 4 << j
+        assert a.shape == c.shape == (batch, model.cfg.decoder_channels[j], size, size)
+    y = model.aii(enc.z_tilde, attrs, controls)
+    assert y.shape == (batch, 3, res, res)
+    assert D(y).shape == (batch,)
+    if device == "cpu":
+        assert y.abs().max() <= 1
+
+
+@pytest.mark.parametrize("res", [128, 256])
+def test_shapes_at_cpu_presets_with_dlib(res):
+    torch.manual_seed(0)
+    cfg = preset(res)
+    model = InfoSwap(cfg, load_recognizer("dlib"))
+    assert model.tap_shapes == DLIB_TAPS
+    with torch.no_grad():
+        _check_swap_shapes(model, Discriminator(cfg.disc_channels), res, batch=2)
+
+
+def test_shapes_at_the_paper_preset_on_the_meta_device():
+    """The full-size 512 wiring without the arithmetic (the slow test below computes 512 and 1024)."""
+    res = 512
+    cfg = preset(res)
+    with torch.device("meta"):
+        model = InfoSwap(cfg, DlibResNet().eval().requires_grad_(False))
+        _check_swap_shapes(model, Discriminator(cfg.disc_channels), res, batch=1, device="meta")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("res", [512, 1024])
+def test_paper_presets_compute(res):
+    torch.manual_seed(0)
+    cfg = preset(res)
+    model = InfoSwap(cfg, load_recognizer("dlib"))
+    with torch.no_grad():
+        _check_swap_shapes(model, Discriminator(cfg.disc_channels), res, batch=1)
+
+
+def test_recogniser_is_frozen_unsaved_and_moves_along():
+    rec = TinyRecognizer()
+    model = InfoSwap(tiny_config(), rec)
+    assert not any(k.startswith("recognizer") for k in model.state_dict())
+    assert {k.split(".")[0] for k in model.state_dict()} == {"iib", "decoder", "aii"}
+    assert "iib.mean_0" in model.state_dict() and "iib.active_9" in model.state_dict()
+    rec_params = {id(p) for p in rec.parameters()}
+    assert not rec_params & {id(p) for p in model.parameters()}
+    model.train()
+    assert not rec.training and model.decoder.training
+    model.double()
+    assert next(rec.parameters()).dtype == torch.float64 and next(model.aii.parameters()).dtype == torch.float64
+
+
+def test_swap_runs_continuations_for_the_source_only(monkeypatch):
+    torch.manual_seed(0)
+    rec = TinyRecognizer()
+    model = InfoSwap(tiny_config(), rec)
+    calls = []
+    original = rec.continue_all
+    monkeypatch.setattr(rec, "continue_all", lambda zs: calls.append(zs[0].shape[0]) or original(zs))
+    source, targets = torch.rand(1, 3, 32, 32) * 2 - 1, torch.rand(3, 3, 32, 32) * 2 - 1
+    with torch.no_grad():
+        z_src = model.source_identity(source)
+        assert calls == [1]
+        y = model.swap(None, targets, z_src=z_src, generator=torch.Generator().manual_seed(0))
+        assert calls == [1] and y.shape == (3, 3, 32, 32)
+        again = model.swap(source, targets, generator=torch.Generator().manual_seed(0))
+    assert calls == [1, 1] and again.shape == y.shape
+    assert torch.allclose(y, model.swap(None, targets, z_src=z_src, generator=torch.Generator().manual_seed(0)))
+
+
+def test_taps_map_to_levels_by_size():
+    assert tap_levels(DLIB_TAPS, 6) == [3, 2, 2, 2, 2, 1, 1, 1, 0, 0]  # 32, 16, 8, 4 px
+    assert tap_levels(IRSE_TAPS, 8) == [5, 4, 4, 4, 3, 3, 3, 3, 2, 2]  # 128 … 16 px
+    assert tap_levels(IRSE_TAPS, 6)[0] == 5  # clamped to the finest level at 128 px
+
+
+def test_decoder_extends_below_the_coarsest_tap_and_takes_the_image_at_half_resolution():
+    torch.manual_seed(0)
+    widths = (8, 8, 8, 8, 8, 4, 4, 4)  # 512 px levels, narrow
+    dec = Decoder(IRSE_TAPS, widths)
+    assert dec.bottom == 2 and len(dec.down) == 2
+    g = torch.Generator().manual_seed(0)
+    feats = [torch.randn(1, *s, generator=g) for s in IRSE_TAPS[1:]]
+    lambdas = [torch.rand(1, *s, generator=g) for s in IRSE_TAPS]
+    image = torch.rand(1, 3, 512, 512, generator=g)
+    with torch.no_grad():
+        attrs = dec.attributes(feats, image)
+        other = dec.attributes(feats, image.flip(-1))
+        controls = dec.controllers(lambdas)
+    assert [a.shape[-1] for a in attrs] == [4 << j for j in range(8)]
+    assert [c.shape for c in controls] == [a.shape for a in attrs]
+    changed = [not torch.allclose(a, b) for a, b in zip(attrs, other)]
+    assert changed == [False] * 6 + [True] * 2  # the image joins at 256 px and flows to 512 px only
+    with pytest.raises(ValueError, match="taps 2"):
+        dec.attributes(feats + feats[:1], image)
+
+
+def test_integration_gate_selects_identity_or_attributes():
+    torch.manual_seed(0)
+    layer = IntegrationLayer(channels=4, attr_channels=3, lambda_channels=2, id_dim=5)
+    h, attr, lam, z = torch.randn(2, 4, 6, 6), torch.randn(2, 3, 6, 6), torch.rand(2, 2, 6, 6), torch.randn(2, 5)
+    hn = torch.nn.functional.instance_norm(h)
+    attribute_path = layer.attr_scale(attr) * hn + layer.attr_shift(attr)
+    identity_path = layer.id_scale(z)[:, :, None, None] * hn + layer.id_shift(z)[:, :, None, None]
+    with torch.no_grad():
+        layer.gate.weight.zero_()
+        layer.gate.bias.fill_(30.0)
+        assert torch.allclose(layer(h, attr, lam, z), identity_path, atol=1e-5)
+        layer.gate.bias.fill_(-30.0)
+        assert torch.allclose(layer(h, attr, lam, z), attribute_path, atol=1e-5)
+        layer.gate.weight[0, 4:].fill_(100.0)  # the gate reads λ̃: where λ̃ > 0.3, identity
+        layer.gate.bias.fill_(-30.0)
+        out = layer(h, attr, lam, z)
+    mask = (lam.sum(1, keepdim=True) * 100 - 30 > 10).expand_as(out)
+    assert torch.allclose(out[mask], identity_path[mask], atol=1e-3)
