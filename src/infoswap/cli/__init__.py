@@ -11,6 +11,7 @@ from infoswap.errors import InfoswapError
 from infoswap.cli import faces  # noqa: E402,F401
 from infoswap.cli import inspect  # noqa: E402,F401
 from infoswap.cli import convert  # noqa: E402,F401
+from infoswap.cli import calibrate, train  # noqa: E402,F401
 from infoswap.cli import align  # noqa: E402,F401
 from infoswap.cli import evaluate  # noqa: E402,F401
 
