@@ -14,6 +14,8 @@ from infoswap.cli import convert  # noqa: E402,F401
 from infoswap.cli import calibrate, train  # noqa: E402,F401
 from infoswap.cli import align  # noqa: E402,F401
 from infoswap.cli import evaluate  # noqa: E402,F401
+from infoswap.cli import swap  # noqa: E402,F401
+from infoswap.cli import explain  # noqa: E402,F401
 
 
 def main() -> None:
