@@ -16,6 +16,7 @@ from infoswap.cli import align  # noqa: E402,F401
 from infoswap.cli import evaluate  # noqa: E402,F401
 from infoswap.cli import swap  # noqa: E402,F401
 from infoswap.cli import explain  # noqa: E402,F401
+from infoswap.cli import ui  # noqa: E402,F401
 
 
 def main() -> None:
