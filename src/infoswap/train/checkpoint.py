@@ -14,7 +14,6 @@ temporary name in the same folder, fsynced, renamed over the final name, and the
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -30,6 +29,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from infoswap.errors import InfoswapError
+from infoswap.weights.store import sha256_of as sha256_file  # one implementation for every file checksum
 
 NETWORK_FORMAT = "infoswap-network-snapshot/1"
 STATE_FORMAT = "infoswap-training-state/1"
@@ -90,14 +90,6 @@ def remove_stale_temps(folder: Path) -> int:
     for p in stale:
         p.unlink(missing_ok=True)
     return len(stale)
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 # --- nested state <-> (JSON structure, flat tensors) -----------------------------------------------------
