@@ -25,12 +25,14 @@ def evaluate(
     if plot is not None and plot.suffix.lower() != ".png":
         raise InfoswapError(f"--plot: the scatter is written as PNG; name it *.png, not '{plot.name}'")
 
+    from infoswap.evaluate.manifest import read_manifest
+
+    pairs = read_manifest(manifest)  # before the models load, so a bad manifest fails at once
+
     from infoswap.evaluate.evaluation import evaluate_pairs
     from infoswap.evaluate.judge import IndependentJudge
-    from infoswap.evaluate.manifest import read_manifest
     from infoswap.evaluate.report import format_table, write_json
 
-    pairs = read_manifest(manifest)
     count = len({p for pair in pairs for p in (pair.source, pair.target, pair.swap)})
     with typer.progressbar(length=count, label=f"analysing {count} images", file=sys.stderr) as bar:
         report = evaluate_pairs(pairs, IndependentJudge(), on_image=lambda _: bar.update(1))

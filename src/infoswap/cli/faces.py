@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import typer
@@ -14,18 +12,20 @@ from infoswap.errors import InfoswapError
 
 
 def _write_image_atomically(path: Path, rgb) -> None:
-    """Encodes to a temp file beside `path`, then renames, so a crash never leaves half a picture."""
+    """Encodes in memory, then writes a temp file beside `path` and renames it, so a crash or a full disk
+    never leaves half a picture."""
     import cv2
 
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(handle)
-    try:
-        if not cv2.imwrite(tmp, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
-            raise InfoswapError(f"--draw: could not write {path}")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    from infoswap.swap.atomic import atomic_output
+
+    ok, encoded = cv2.imencode(path.suffix, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise InfoswapError(f"--draw: could not encode {path}")
+    with atomic_output(path) as temp:
+        try:
+            temp.write_bytes(encoded.tobytes())
+        except OSError as e:
+            raise InfoswapError(f"--draw: could not write {path} ({e.strerror})") from None
 
 
 def _face_record(face) -> dict:
@@ -65,10 +65,13 @@ def faces(
     if draw is not None:
         import cv2
 
+        if draw.is_dir():
+            raise InfoswapError(f"--draw: {draw} is a folder; give a file name such as faces.png")
         if not cv2.haveImageWriter(str(draw)):
             raise InfoswapError(f"--draw: cannot write pictures of type '{draw.suffix}'; use .png or .jpg")
-        if not draw.parent.is_dir():
-            raise InfoswapError(f"--draw: folder {draw.parent} does not exist")
+        from infoswap.swap.targets import check_writable_folder
+
+        check_writable_folder(draw.parent, "--draw")  # before detection: a wrong path fails at once
 
     from infoswap.io.images import read_image
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
 
 from infoswap.errors import InfoswapError
 from infoswap.recognition.irse50 import ARCHS, HEAD_WEIGHT, arch_of, fill_batch_counters, input_size_of, make
@@ -37,7 +38,8 @@ def read_torch_state(path: Path) -> dict[str, torch.Tensor]:
             raise InfoswapError(f"{path} holds Python objects ({found.group(1)}), not only tensors, and infoswap "
                                 "does not unpickle code; re-save it as torch.save(model.state_dict(), path)") from None
         raise InfoswapError(f"{path} is not a PyTorch checkpoint (unreadable pickle)") from None
-    except (RuntimeError, EOFError, KeyError, ValueError, OSError) as e:
+    except (RuntimeError, EOFError, KeyError, ValueError, OSError, SafetensorError) as e:
+        # SafetensorError: torch.load hands files that start like safetensors to safetensors' reader
         raise InfoswapError(f"{path} is not a PyTorch checkpoint ({type(e).__name__})") from None
     if isinstance(obj, dict):
         obj = next((obj[k] for k in WRAPPERS if isinstance(obj.get(k), dict)), obj)
