@@ -20,7 +20,7 @@ IRSE_TAPS = [(64, 128, 128)] + [(64, 64, 64)] * 3 + [(128, 32, 32)] * 4 + [(256,
 
 
 def _check_swap_shapes(model: InfoSwap, D: Discriminator, res: int, batch: int, device: str = "cpu") -> None:
-    x = torch.rand(batch, 3, res, res, device=device) * 2 - 1 if device == "cpu" else torch.empty(batch, 3, res, res, device=device)
+    x = torch.rand(batch, 3, res, res, device=device) * 2 - 1
     enc = model.encode(x)
     assert [tuple(r.shape[1:]) for r in enc.taps] == model.tap_shapes
     assert all(lam.shape == r.shape for lam, r in zip(enc.lambdas, enc.taps))

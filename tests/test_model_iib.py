@@ -22,7 +22,8 @@ def _calibrate(model: InfoSwap, faces: torch.Tensor) -> None:
     """Element-wise statistics of the taps over `faces`, as `infoswap calibrate` will install them."""
     with torch.no_grad():
         _, taps = model.recognizer.features(faces)
-    model.iib.set_statistics([r.mean(0) for r in taps], [r.std(0) for r in taps], [(r > 0).float().mean(0) for r in taps])
+    shares = [(r > 0).float().mean(0) for r in taps]
+    model.iib.set_statistics([r.mean(0) for r in taps], [r.std(0) for r in taps], shares)
 
 
 def test_initialisation_keeps_everything_tiny():
@@ -84,7 +85,8 @@ def test_kl_is_zero_without_information_and_finite_at_the_clamp():
     half = information_loss(r_hat.half(), torch.sigmoid(logit.half()), F.logsigmoid(-logit.half()))
     assert half.dtype == torch.float16 and torch.isfinite(half).all()
     assert torch.allclose(half.float(), at_clamp, rtol=5e-3)
-    tiny = information_loss(torch.ones(3).half(), torch.full((3,), 1e-3).half(), torch.log1p(torch.full((3,), -1e-3)).half())
+    lam = torch.full((3,), 1e-3)
+    tiny = information_loss(torch.ones(3).half(), lam.half(), torch.log1p(-lam).half())
     assert (tiny >= 0).all()
 
 
@@ -92,7 +94,8 @@ def test_iib_information_averages_active_units_only():
     shapes = [(2, 3, 3), (4, 2, 2)]
     iib = IIB(shapes, hidden=4)
     g = torch.Generator().manual_seed(0)
-    iib.set_statistics([torch.randn(s, generator=g) for s in shapes], [torch.rand(s, generator=g) + 0.5 for s in shapes],
+    iib.set_statistics([torch.randn(s, generator=g) for s in shapes],
+                       [torch.rand(s, generator=g) + 0.5 for s in shapes],
                        [torch.rand(s, generator=g) > 0.3 for s in shapes])
     taps = [torch.randn(5, *s, generator=g) for s in shapes]
     logits = [torch.rand(5, *s, generator=g) * 10 - 5 for s in shapes]

@@ -97,7 +97,9 @@ class ModelConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(d) - known)
         if unknown:
-            raise InfoswapError(f"unknown ModelConfig field(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+            raise InfoswapError(
+                f"unknown ModelConfig field(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+            )
         missing = sorted(f.name for f in fields(cls) if f.name not in d and f.default is MISSING)
         if missing:
             raise InfoswapError(f"ModelConfig is missing field(s) {', '.join(missing)}")

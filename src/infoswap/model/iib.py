@@ -118,7 +118,9 @@ class IIB(nn.Module):
                 raise ValueError(f"set_statistics: {len(values)} {name} for {len(self)} taps")
             for i, v in enumerate(values):
                 if tuple(v.shape) != self.tap_shapes[i]:
-                    raise ValueError(f"set_statistics: {name}[{i}] has shape {tuple(v.shape)}, tap {i} is {self.tap_shapes[i]}")
+                    raise ValueError(
+                        f"set_statistics: {name}[{i}] has shape {tuple(v.shape)}, tap {i} is {self.tap_shapes[i]}"
+                    )
         for i in range(len(self)):
             mean, std, active = self.statistics(i)
             mean.copy_(means[i])
