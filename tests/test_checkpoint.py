@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import random
 import signal
 import subprocess
@@ -89,10 +91,12 @@ _KILLER = textwrap.dedent("""
     ckpt.save_checkpoint(run_dir, 1, groups(1), {"step": 1}, {"step": 1})
     die = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)
     if point == "mid-file":
-        def partial(tensors, filename, metadata=None):
-            open(filename, "wb").write(b"half a header")
+        def partial(file, mode, *args, **kwargs):  # the temp file gets a few bytes, then the writer dies
+            f = open(file, mode, *args, **kwargs)
+            f.write(b"half a header")
+            f.flush()
             die()
-        ckpt.save_file = partial
+        ckpt.open = partial  # shadows the builtin inside the checkpoint module only
     elif point == "before-state":
         ckpt.write_training_state = die
     elif point == "before-marker":
@@ -113,6 +117,20 @@ def test_a_killed_write_leaves_the_previous_checkpoint_readable(tmp_path: Path, 
     if point == "mid-file":
         assert ckpt.remove_stale_temps(tmp_path) == 1
         assert not any(ckpt.TEMP_MARK in p.name for p in tmp_path.iterdir())
+
+
+def test_a_failed_write_names_the_file_and_leaves_no_temp(tmp_path: Path, monkeypatch) -> None:
+    from infoswap.errors import InfoswapError
+
+    def full_disk(file, mode):  # the temp file is created and partly written, then the disk is full
+        with open(file, mode) as f:
+            f.write(b"part of a header")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(ckpt, "open", full_disk, raising=False)
+    with pytest.raises(InfoswapError, match=r"net\.safetensors: cannot write \(No space left on device\); the disk"):
+        ckpt.write_network_snapshot(tmp_path / "net.safetensors", {"model": {"w": torch.zeros(3)}}, {})
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_latest_complete_skips_mismatched_and_broken_markers(tmp_path: Path) -> None:

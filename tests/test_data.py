@@ -98,3 +98,12 @@ def test_resume_workers_and_ranks_see_the_same_stream(faces: Path) -> None:
     for k in range(2):
         assert torch.equal(torch.cat([rank0[k][0], rank1[k][0]]), whole[k][0])
         assert torch.equal(torch.cat([rank0[k][1], rank1[k][1]]), whole[k][1])
+
+
+def test_the_loader_leaves_the_global_torch_stream_alone(faces: Path) -> None:
+    """A resume restores the global RNG and then makes a loader: drawing from it there would put every
+    resumed run one draw ahead of the uninterrupted one."""
+    dataset = PairDataset(index_faces(faces), 32, seed=1)
+    before = torch.get_rng_state()
+    _batches(dataset, 1, batch_per_rank=2)
+    assert torch.equal(torch.get_rng_state(), before)

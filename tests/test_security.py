@@ -161,9 +161,6 @@ def test_upload_limits_refuse_oversize_empty_and_non_image_files(tmp_path: Path)
     check_image(small, Limits())
 
 
-@pytest.mark.xfail(strict=True, reason="ui/limits.py _image_size catches OSError etc. but not PIL's "
-                   "DecompressionBombError (an Exception), which Image.open raises above 179 megapixels: the page "
-                   "says 'something went wrong on the server' instead of naming the megapixel limit")
 def test_upload_limits_name_a_decompression_bomb(tmp_path: Path) -> None:
     import sys
 

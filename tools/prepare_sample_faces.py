@@ -27,7 +27,6 @@ import argparse
 import csv
 import hashlib
 import io
-import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -242,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(dict(path=f"assets/faces/{c.dest}", identity=";".join(c.identities), kind="group",
                          source_repo=STIM, source_commit=STIM_COMMIT, source_path=";".join(srcs),
                          licence=LONDON_LICENCE, sha256=sha256(dest),
-                         processing=f"COMPOSITE by tools/make_composites.py from " +
+                         processing="COMPOSITE by tools/make_composites.py from " +
                                     ", ".join(f"`identities/{p}`" for p in c.inputs) +
                                     f"; {c.size[0]}x{c.size[1]}, JPEG q{JPEG_QUALITY}"))
         print(f"assets/faces/{c.dest}  {c.size[0]}x{c.size[1]}  (composite)")

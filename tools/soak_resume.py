@@ -34,7 +34,7 @@ PHOTOS = ("lisa/1.jpg", "lisa/2.jpg", "london_006/neutral.jpg", "london_021/neut
 TINY_MODEL = {"channels": [32, 32, 16, 16, 8, 3], "decoder_channels": [32, 32, 16, 16, 8, 8],
               "disc_channels": [8, 16, 32, 32, 32, 32], "iib_hidden": 16}
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}  # same threads in every run: identical CPU kernels
-TEMP_PREFIX = ".tmp"  # the checkpoint writer's ".tmp-<name>…" and safetensors' own ".tmpXXXXXX"
+TEMP_PREFIX = ".tmp"  # our ".tmp-<name>…"; older versions also let safetensors write ".tmpXXXXXX"
 CHECKPOINT_TEMP = re.compile(r"^\.tmp(-(network-snapshot|training-state|checkpoint)-|[A-Za-z0-9]{6}$)")
 MODES = ("write", "step", "startup")  # kill moments, in turn (see `kill`)
 GLOBAL_RNG = ("torch", "numpy", "python")  # streams the training math never draws from (the "noise" generator is

@@ -59,13 +59,6 @@ TRAIN = ["train", "--config", "{c}/tiny-train.json"]
 DETECTOR = ["--size", "32", "--depth", "2", "--steps", "1", "--batch", "2", "--no-progress"]
 NO_SPACE = r"(No space left on device|File too large)"
 CANNOT_WRITE = r"(Read-only file system|Permission denied)"
-# Owners of the code a known case waits on (see the report of issue 14).
-ATOMIC_WRITE = ("train/checkpoint.py atomic_write: safetensors' save_file raises SafetensorError (not OSError) "
-                "when the disk is full or the folder unwritable, and nothing turns it into an InfoswapError")
-NAN_GENERATOR = ("swap/pretrained.py load_generator loads non-finite weights without a word; the swap is "
-                 "written from NaN activations")
-NAN_DETECTOR = ("forensics/snapshot.py load_detector accepts NaN weights; forensics/metrics.py then raises "
-                "ValueError('probabilities must lie in [0, 1]') as a traceback")
 
 CASES: list[Case] = [
     # --- faces: broken files --------------------------------------------------------------------------------
@@ -160,7 +153,7 @@ CASES: list[Case] = [
     fail("swap-checkpoint-unknown-config-keys", swap_with("{c}/unknown-config.safetensors"),
          r"unknown ModelConfig field\(s\) wings", absent=(SWAP_OUT,)),
     fail("swap-checkpoint-nan-weights", swap_with("{c}/nan.safetensors"),
-         r"nan\.safetensors: .*(NaN|not finite|non-finite)", absent=(SWAP_OUT,), known=NAN_GENERATOR),
+         r"nan\.safetensors: .*(NaN|not finite|non-finite)", absent=(SWAP_OUT,)),
     # --- swap: output paths -------------------------------------------------------------------------------
     fail("swap-output-is-a-folder", [*SWAP, "-t", "{c}/portrait.jpg", "-o", "{c}/dir.png"], r"dir\.png: is a folder"),
     fail("swap-output-read-only", [*SWAP, "-t", "{c}/portrait.jpg", "-o", "{ro}/s.png"], CANNOT_WRITE,
@@ -182,17 +175,17 @@ CASES: list[Case] = [
          r"no manifest\.csv, so these are not aligned faces", absent=("{o}/00000-*",)),
     fail("train-outdir-under-a-file", [*TRAIN, "--data", "{c}/aligned", "--outdir", "{c}/a_file.txt"],
          r"a_file\.txt/00000-\S+: Not a directory"),
-    fail("train-disk-full", [*TRAIN, "--data", "{c}/aligned", "--outdir", "{full}"], NO_SPACE, known=ATOMIC_WRITE),
+    fail("train-disk-full", [*TRAIN, "--data", "{c}/aligned", "--outdir", "{full}"], NO_SPACE),
     # --- calibrate ----------------------------------------------------------------------------------------
     fail("calibrate-data-of-non-images", ["calibrate", "--data", "{c}/non_images_aligned", "--out",
                                           "{o}/s.safetensors"],
          r"0 usable aligned face", absent=("{o}/s.safetensors",)),
     fail("calibrate-out-is-a-folder", ["calibrate", "--data", "{c}/aligned", "--out", "{c}/dir.png"],
-         r"must end in \.safetensors"),
+         r"--out .*dir\.png: the statistics file is written as \.safetensors"),
     fail("calibrate-out-read-only", ["calibrate", "--data", "{c}/aligned", "--num", "2", "--out", "{ro}/s.safetensors"],
          CANNOT_WRITE, absent=("{ro}/s.safetensors",)),
     fail("calibrate-disk-full", ["calibrate", "--data", "{c}/aligned", "--num", "2", "--out", "{full}/s.safetensors"],
-         NO_SPACE, absent=("{full}/s.safetensors",), known=ATOMIC_WRITE),
+         NO_SPACE, absent=("{full}/s.safetensors",)),
     ok("calibrate-unicode-output", ["calibrate", "--data", "{c}/aligned", "--num", "2", "--out",
                                     "{o}/статистика 1.safetensors"],
        present=("{o}/статистика 1.safetensors",), stdout=r"statistics of 10 taps over 2 faces"),
@@ -204,7 +197,7 @@ CASES: list[Case] = [
                                                 "{o}/r.json"], r"text\.jpg: not a readable image",
          absent=("{o}/r.json",)),
     fail("evaluate-plot-not-png", ["evaluate", "--manifest", "{c}/manifest-text-images.csv", "--plot", "{o}/p.jpg"],
-         r"--plot: .*name it \*\.png", absent=("{o}/p.jpg",)),
+         r"--plot .*p\.jpg: .*name it \*\.png", absent=("{o}/p.jpg",)),
     # --- forensics ----------------------------------------------------------------------------------------
     fail("forensics-build-from-non-images", ["forensics", "build", "--images", "{c}/non_images", "--out", "{o}/set",
                                              "--method", "paste", "--no-progress"], r"a set needs at least 4",
@@ -217,9 +210,9 @@ CASES: list[Case] = [
                                                   "--set", "{c}/forensic_set"], r"not a forgery detector"),
     fail("forensics-eval-nan-detector", ["forensics", "eval", "--detector", "{c}/detector-nan", "--set",
                                          "{c}/forensic_set", "--json", "{o}/r.json"], r"(NaN|not finite|non-finite)",
-         absent=("{o}/r.json",), known=NAN_DETECTOR),
+         absent=("{o}/r.json",)),
     fail("forensics-train-disk-full", ["forensics", "train", "--manifest", "{c}/forensic_set", "--out", "{full}/det",
-                                       *DETECTOR], NO_SPACE, known=ATOMIC_WRITE),
+                                       *DETECTOR], NO_SPACE),
     ok("forensics-train-unicode-run-folder", ["forensics", "train", "--manifest", "{c}/forensic_set", "--out",
                                               "{o}/детектор 1", "--width", "4", *DETECTOR],
        present=("{o}/детектор 1/checkpoint-00000001.json",

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from sklearn.metrics import roc_auc_score
 
 from infoswap.faces.align import alignment_matrix, warp_to_aligned
 from infoswap.faces.face import landmarks5_from_68
@@ -23,18 +24,6 @@ from infoswap.io.images import read_image
 from infoswap.recognition.dlib_resnet import build
 
 FIXTURE = Path("tests/fixtures/faceapi_reference.json")
-
-
-def rank_auc(scores: np.ndarray, positive: np.ndarray) -> float:
-    """ROC AUC by the Mann-Whitney rank formula (ties get average ranks)."""
-    order = scores.argsort(kind="stable")
-    ranks = np.empty(len(scores))
-    ranks[order] = np.arange(1, len(scores) + 1)
-    for value in np.unique(scores):
-        tied = scores == value
-        ranks[tied] = ranks[tied].mean()
-    n_pos, n_neg = positive.sum(), (~positive).sum()
-    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
 def load_faces(size: int) -> tuple[torch.Tensor, np.ndarray, list[str | None]]:
@@ -73,7 +62,7 @@ def main() -> None:
             with torch.inference_mode():
                 emb = model(faces).numpy()
             cos = (emb * refs).sum(1)
-            auc = rank_auc((emb[labelled] @ emb[labelled].T)[upper], same)
+            auc = roc_auc_score(same, (emb[labelled] @ emb[labelled].T)[upper])
             rows.append((cos.mean(), cos.min(), auc, side, centre))
     for mean, worst, auc, side, centre in sorted(rows, reverse=True):
         print(f"side {side:.3f} centre {centre:.3f}: cosine to face-api mean {mean:.4f} worst {worst:.4f}, "

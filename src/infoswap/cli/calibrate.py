@@ -5,6 +5,7 @@ from pathlib import Path
 import typer
 
 from infoswap.cli.app import app
+from infoswap.cli.outputs import check_output_file
 from infoswap.errors import InfoswapError
 
 RESOLUTIONS = (128, 256, 512, 1024)
@@ -28,10 +29,7 @@ def calibrate(
     from infoswap.train.calibrate import calibrate_folder, save_statistics
     from infoswap.train.data import index_faces
 
-    if out.suffix != ".safetensors":
-        raise InfoswapError(f"--out {out}: the statistics file must end in .safetensors")
-    if not out.parent.is_dir():
-        raise InfoswapError(f"--out {out}: folder {out.parent} does not exist")
+    check_output_file("--out", out, ".safetensors", "the statistics file")
     if size is None:
         with Image.open(index_faces(data).files[0]) as first:
             size = first.width

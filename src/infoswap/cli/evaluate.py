@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from infoswap.cli.app import app
-from infoswap.errors import InfoswapError
+from infoswap.cli.outputs import check_output_file
 
 
 @app.command()
@@ -19,11 +19,8 @@ def evaluate(
     plot: Path | None = typer.Option(None, "--plot", help="Write a PNG scatter of cosine to source vs to target."),
 ) -> None:
     """Score swaps with an independent recogniser (faceres) that no infoswap model is trained through."""
-    for flag, path in (("--json", json_out), ("--plot", plot)):
-        if path is not None and not path.parent.is_dir():
-            raise InfoswapError(f"{flag}: folder {path.parent} does not exist")
-    if plot is not None and plot.suffix.lower() != ".png":
-        raise InfoswapError(f"--plot: the scatter is written as PNG; name it *.png, not '{plot.name}'")
+    check_output_file("--json", json_out)
+    check_output_file("--plot", plot, ".png", "the scatter plot")
 
     from infoswap.evaluate.manifest import read_manifest
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from infoswap.cli.app import app
+from infoswap.cli.outputs import check_output_file
 
 
 @app.command()
@@ -20,16 +21,12 @@ def explain(
     device: str = typer.Option("cpu", "--device", help="cpu, cuda or cuda:N.", show_default=True),
 ) -> None:
     """Show which parts of a face the identity bottleneck keeps (λ ≈ 1) or replaces by noise (λ ≈ 0), per tap."""
-    from infoswap.errors import InfoswapError
     from infoswap.evaluate.explain import explain_photo, write_grid
     from infoswap.faces.finder import FaceFinder
     from infoswap.io.images import read_image
     from infoswap.swap.pretrained import load_generator
 
-    if out.suffix.lower() != ".png":
-        raise InfoswapError(f"--out {out}: the heatmap grid is written as .png")
-    if not out.parent.is_dir():
-        raise InfoswapError(f"--out {out}: folder {out.parent} does not exist")
+    check_output_file("--out", out, ".png", "the heatmap grid")
     pixels = read_image(image).pixels
     model, _ = load_generator(checkpoint, device=device)
     explanation = explain_photo(model, FaceFinder(), pixels, face_index=face_index, label=str(image))

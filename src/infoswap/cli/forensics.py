@@ -11,6 +11,7 @@ from pathlib import Path
 import typer
 
 from infoswap.cli.app import app
+from infoswap.cli.outputs import check_output_file
 from infoswap.errors import InfoswapError
 
 forensics_app = typer.Typer(
@@ -38,11 +39,6 @@ def _write_json(path: Path, report: dict) -> None:
 
     atomic_write_text(path, json.dumps(report, indent=1) + "\n")
     typer.echo(f"wrote {path}")
-
-
-def _check_json(path: Path | None) -> None:
-    if path is not None and not path.parent.is_dir():
-        raise InfoswapError(f"--json: folder {path.parent} does not exist")
 
 
 @forensics_app.command()
@@ -154,7 +150,7 @@ def eval_(
     """Score a detector on sets: AUC, AP, F1 at 0.5 and MSE of the fake probability (App. Table 2 layout)."""
     from infoswap.forensics.manifest import read_set
 
-    _check_json(json_out)
+    check_output_file("--json", json_out)
     data = [read_set(path) for path in sets]
     for one in data:
         one.usable(split)
@@ -191,7 +187,7 @@ def finetune(
     """Further train a detector on a set and print before/after on held-out identities (App. Table 3 layout)."""
     from infoswap.forensics.manifest import read_set
 
-    _check_json(json_out)
+    check_output_file("--json", json_out)
     data = read_set(set_)
     data.usable(test_split)
     data.usable(train_split)

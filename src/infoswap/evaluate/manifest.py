@@ -6,11 +6,11 @@ file, and the row where it helps; missing images are all checked before any work
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from pathlib import Path
 
 from infoswap.errors import InfoswapError
+from infoswap.io.manifest_csv import read_manifest_rows
 
 COLUMNS = ("source", "target", "swap")
 
@@ -30,24 +30,10 @@ def read_manifest(path: Path) -> list[SwapPair]:
     path = Path(path)
     if not path.is_file():
         raise InfoswapError(f"manifest {path} {'is not a file' if path.exists() else 'does not exist'}")
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            reader = csv.DictReader(f)
-            header = [c.strip() for c in reader.fieldnames or []]
-            rows = [(reader.line_num, row) for row in reader]
-    except (UnicodeDecodeError, csv.Error) as e:
-        raise InfoswapError(f"manifest {path} is not a readable CSV ({e})") from None
-    missing = [c for c in COLUMNS if c not in header]
-    if missing:
-        raise InfoswapError(
-            f"manifest {path} lacks column(s) {', '.join(missing)}; its header must name {','.join(COLUMNS)}"
-        )
-    if not rows:
-        raise InfoswapError(f"manifest {path} has a header but no rows")
+    rows = read_manifest_rows(path, COLUMNS)
 
     pairs = []
     for line, row in rows:
-        row = {(k or "").strip(): (v or "").strip() for k, v in row.items() if isinstance(v, str) or v is None}
         empty = [c for c in COLUMNS if not row.get(c)]
         if empty:
             raise InfoswapError(f"manifest {path}, line {line}: empty {', '.join(empty)}")

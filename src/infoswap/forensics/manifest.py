@@ -15,6 +15,7 @@ from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 
 from infoswap.errors import InfoswapError
+from infoswap.io.manifest_csv import read_manifest_rows
 
 MANIFEST = "manifest.csv"
 BUILD_INFO = "build.json"
@@ -96,20 +97,7 @@ def manifest_path(path: Path) -> Path:
 def read_set(path: Path) -> LabelledSet:
     """The set at `path` (a folder or its CSV), every row checked; raises InfoswapError for any unusable one."""
     csv_path = manifest_path(path)
-    try:
-        with open(csv_path, newline="", encoding="utf-8-sig") as f:
-            reader = csv.DictReader(f)
-            header = [(c or "").strip() for c in reader.fieldnames or []]
-            raw = [(reader.line_num, row) for row in reader]
-    except (UnicodeDecodeError, csv.Error) as e:
-        raise InfoswapError(f"{csv_path}: not a readable CSV ({e})") from None
-    missing = [c for c in REQUIRED if c not in header]
-    if missing:
-        raise InfoswapError(f"{csv_path}: lacks column(s) {', '.join(missing)}; needs at least {','.join(REQUIRED)}")
-    if not raw:
-        raise InfoswapError(f"{csv_path}: has a header but no rows")
-    rows = [_row(csv_path, line, {(k or "").strip(): (v or "").strip() for k, v in row.items()
-                                  if isinstance(v, str)}) for line, row in raw]
+    rows = [_row(csv_path, line, values) for line, values in read_manifest_rows(csv_path, REQUIRED)]
     return LabelledSet(csv_path, rows, _build_info(csv_path))
 
 

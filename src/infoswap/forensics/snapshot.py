@@ -16,6 +16,7 @@ import torch
 from infoswap.errors import InfoswapError
 from infoswap.forensics.detector import DetectorConfig, ForgeryDetector
 from infoswap.train import checkpoint as ckpt
+from infoswap.weights.store import require_finite
 
 KIND = "infoswap-forgery-detector/1"
 GROUP = "detector"
@@ -73,6 +74,7 @@ def load_detector(path: Path, device: str | torch.device = "cpu") -> LoadedDetec
     cfg = DetectorConfig(**config)
     if cfg.problem():
         raise InfoswapError(f"--detector {path}: its config does not build a detector ({cfg.problem()})")
+    require_finite(groups[GROUP], f"--detector {path}")
     model = ForgeryDetector(cfg)
     try:
         model.load_state_dict(groups[GROUP])

@@ -75,7 +75,7 @@ def load_generator(path_or_name: str | Path | None = None, *, preset: int | None
     from infoswap.model.infoswap import InfoSwap
     from infoswap.recognition.registry import load_recognizer
     from infoswap.train.checkpoint import read_network_snapshot
-    from infoswap.weights.store import load_into
+    from infoswap.weights.store import load_into, require_finite
 
     path = resolve_checkpoint(path_or_name)
     check_safetensors_header(path)
@@ -92,6 +92,7 @@ def load_generator(path_or_name: str | Path | None = None, *, preset: int | None
     state = groups.get("ema") or groups.get("model")
     if not state:
         raise InfoswapError(f"{path}: snapshot holds no generator weights (no 'model' or 'ema' group)")
+    require_finite(state, str(path))
     model = InfoSwap(cfg, load_recognizer(cfg.recognizer))
     load_into(model, state, str(path))  # strict; the error names missing, unexpected and mis-shaped keys
     return model.to(device).eval().requires_grad_(False), path

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 from safetensors import safe_open
-from safetensors.torch import save_file
+from safetensors.torch import save as safetensors_bytes
 from tqdm import tqdm
 
 from infoswap.errors import InfoswapError
@@ -111,7 +111,7 @@ def save_statistics(path: Path, stats: TapStatistics) -> None:
         tensors.update({f"{name}.{i}": t.detach().cpu().contiguous() for i, t in enumerate(values)})
     metadata = {"format": FORMAT, "recognizer": stats.recognizer, "resolution": str(stats.resolution),
                 "count": str(stats.count), "taps": json.dumps([list(t.shape) for t in stats.mean])}
-    atomic_write(Path(path), lambda temp: save_file(tensors, str(temp), metadata=metadata))
+    atomic_write(Path(path), safetensors_bytes(tensors, metadata=metadata))
 
 
 def load_statistics(path: Path, recognizer: str | None = None, resolution: int | None = None) -> TapStatistics:

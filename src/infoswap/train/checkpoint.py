@@ -8,8 +8,9 @@ Layout in a run folder (edm's network-snapshot / training-state split):
   checkpoint-<step>.json               written last; names both files with their sha256
 
 A checkpoint is complete only when its marker exists and both hashes match, so a crash at any point
-leaves the previous complete checkpoint as the one `latest_complete` finds. Every file is written to a
-temporary name in the same folder, fsynced, renamed over the final name, and the folder is fsynced.
+leaves the previous complete checkpoint as the one `latest_complete` finds. Every file is serialised in
+memory, written by us to a temporary name in the same folder, fsynced, renamed over the final name, and the
+folder is fsynced; no library writes into the folder, so the only leftovers of a kill are our own temps.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import json
 import os
 import re
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 from safetensors import safe_open
-from safetensors.torch import save_file
+from safetensors.torch import save as safetensors_bytes
 
 from infoswap.errors import InfoswapError
 from infoswap.weights.store import sha256_of as sha256_file  # one implementation for every file checksum
@@ -34,9 +34,10 @@ from infoswap.weights.store import sha256_of as sha256_file  # one implementatio
 NETWORK_FORMAT = "infoswap-network-snapshot/1"
 STATE_FORMAT = "infoswap-training-state/1"
 TEMP_MARK = ".tmp-"
+# Our temps, and the ".tmpXXXXXX" that safetensors' save_file leaves beside its target when killed: older
+# infoswap versions let it write checkpoints, so a run folder they wrote may still hold one.
+_STALE_TEMP = re.compile(r"^\.tmp(-|[A-Za-z0-9_]{6}$)")
 _MARKER = re.compile(r"^checkpoint-(\d+)\.json$")
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)  # read once: files get the usual permissions, whatever the writer library chose
 
 
 def network_name(step: int) -> str:
@@ -61,19 +62,24 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Calls write(temp) for a temp file beside `path`, then fsyncs and renames it onto `path`.
+def atomic_write(path: Path, data: bytes) -> None:
+    """Writes `data` to a temp file beside `path`, fsyncs it and renames it onto `path`.
 
-    Readers see either the old file or the complete new one, never a partial one.
+    Readers see either the old file or the complete new one, never a partial one. A failed write (full
+    disk, read-only or vanished folder) removes the temp file and is an InfoswapError naming `path`.
     """
     path = Path(path)
     temp = path.with_name(f"{TEMP_MARK}{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
     try:
-        write(temp)
-        os.chmod(temp, 0o666 & ~_UMASK)
-        with open(temp, "rb+") as f:
+        with open(temp, "xb") as f:
+            f.write(data)
+            f.flush()
             os.fsync(f.fileno())
         os.replace(temp, path)
+    except OSError as e:
+        temp.unlink(missing_ok=True)
+        raise InfoswapError(f"{path}: cannot write ({e.strerror or e}); the disk may be full or the folder "
+                            "not writable") from None
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
@@ -81,12 +87,12 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write(path, lambda temp: temp.write_text(text, encoding="utf-8"))
+    atomic_write(path, text.encode("utf-8"))
 
 
 def remove_stale_temps(folder: Path) -> int:
     """Deletes temp files left by a killed writer; returns how many. Call from the single writer only."""
-    stale = [p for p in Path(folder).glob(f"{TEMP_MARK}*") if p.is_file()]
+    stale = [p for p in Path(folder).iterdir() if _STALE_TEMP.match(p.name) and p.is_file()]
     for p in stale:
         p.unlink(missing_ok=True)
     return len(stale)
@@ -141,7 +147,7 @@ def decode_state(node: Any, tensors: dict[str, torch.Tensor]) -> Any:
 
 def _save_safetensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> None:
     flat = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
-    atomic_write(path, lambda temp: save_file(flat, str(temp), metadata=metadata))
+    atomic_write(path, safetensors_bytes(flat, metadata=metadata))
 
 
 def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:

@@ -175,6 +175,10 @@ def _ignore_stop_signals(worker_id: int) -> None:
 
 def pair_loader(dataset: PairDataset, batch_per_rank: int, rank: int = 0, world: int = 1, start: int = 0,
                 num_workers: int = 0) -> DataLoader:
-    """An endless loader of (x_s, x_t) batches (b, 3, R, R) starting at global stream position `start`."""
+    """An endless loader of (x_s, x_t) batches (b, 3, R, R) starting at global stream position `start`.
+
+    Its own generator, seeded from the run seed, gives the worker seed that each new iterator draws: from
+    the global torch stream, that draw would leave a resumed run's global RNG one step ahead."""
     return DataLoader(dataset, batch_sampler=ShardedBatchSampler(batch_per_rank, rank, world, start),
-                      num_workers=num_workers, worker_init_fn=_ignore_stop_signals if num_workers else None)
+                      num_workers=num_workers, worker_init_fn=_ignore_stop_signals if num_workers else None,
+                      generator=torch.Generator().manual_seed(dataset.order.seed))

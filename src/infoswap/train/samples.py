@@ -53,4 +53,4 @@ def sample_grid(model: InfoSwap, sources: torch.Tensor, targets: torch.Tensor, s
 def save_png(path: Path, pixels: np.ndarray) -> None:
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, format="PNG")
-    atomic_write(Path(path), lambda temp: temp.write_bytes(buffer.getvalue()))
+    atomic_write(Path(path), buffer.getvalue())

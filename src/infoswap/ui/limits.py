@@ -7,6 +7,7 @@ its own file name, never by the server's temp path.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,13 +58,26 @@ def _check_bytes(path: Path, limit: int, kind: str) -> None:
                             f"{_size(limit)}")
 
 
-def _image_size(path: Path) -> tuple[int, int] | None:
-    """(width, height) from the header, or None when the file is no image Pillow knows."""
+def _too_many_pixels(path: Path, size: str, pixels: float, limits: Limits) -> InfoswapError:
+    return InfoswapError(f"{upload_name(path)}: {size}{pixels / 1e6:.1f} megapixels; images are limited to "
+                         f"{limits.image_pixels / 1e6:g} megapixels")
+
+
+def _image_size(path: Path, limits: Limits) -> tuple[int, int] | None:
+    """(width, height) from the header, or None when the file is no image Pillow knows.
+
+    Pillow refuses to open an image of more than 2 × Image.MAX_IMAGE_PIXELS (179 MP) at all; that is
+    the same over-limit upload, named with the pixel count from Pillow's message.
+    """
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as image:  # reads the header only
             return image.size
+    except Image.DecompressionBombError as e:
+        found = re.search(r"\((\d+) pixels\)", str(e))
+        pixels = int(found.group(1)) if found else 2 * (Image.MAX_IMAGE_PIXELS or 0)
+        raise _too_many_pixels(path, "" if found else "more than ", pixels, limits) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         return None
 
@@ -72,14 +86,13 @@ def check_image(path: str | Path, limits: Limits) -> None:
     """Size and pixel count from the header; a file that is no image is named as such."""
     path = Path(path)
     _check_bytes(path, limits.image_bytes, "image")
-    size = _image_size(path)
+    size = _image_size(path, limits)
     if size is None:
         raise InfoswapError(f"{upload_name(path)}: is not an image this app can read "
                             "(use JPEG, PNG, WebP, BMP or TIFF)")
     width, height = size
     if width * height > limits.image_pixels:
-        raise InfoswapError(f"{upload_name(path)}: {width}×{height} is {width * height / 1e6:.1f} megapixels; "
-                            f"images are limited to {limits.image_pixels / 1e6:g} megapixels")
+        raise _too_many_pixels(path, f"{width}×{height} is ", width * height, limits)
 
 
 def check_video(path: str | Path, limits: Limits) -> float:
@@ -101,7 +114,7 @@ def check_media(path: str | Path, limits: Limits) -> str:
     from infoswap.swap.video import VIDEO_SUFFIXES
 
     path = Path(path)
-    if _image_size(path) is not None:
+    if _image_size(path, limits) is not None:
         check_image(path, limits)
         return "image"
     if path.suffix.lower() in VIDEO_SUFFIXES:

@@ -111,6 +111,15 @@ def load_into(module: torch.nn.Module, state: dict[str, torch.Tensor], source: s
     module.load_state_dict(state, strict=True)
 
 
+def require_finite(state: dict[str, torch.Tensor], source: str) -> None:
+    """Refuses weights holding NaN or inf (a diverged run, a damaged file): a model built from them would
+    quietly write garbage. The error names the file and the first bad tensor."""
+    for name, t in state.items():
+        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            raise InfoswapError(f"{source}: tensor {name} holds non-finite values (NaN or inf); the weights are "
+                                "damaged or come from a diverged run")
+
+
 def load_shipped(module: torch.nn.Module, filename: str) -> torch.nn.Module:
     """Loads a shipped, checksum-verified weights file into `module` (strictly) and returns it in eval mode."""
     path = shipped_path(filename)
