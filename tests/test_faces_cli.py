@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import subprocess
 import sys
@@ -11,10 +12,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import FACES
 from infoswap.io.images import read_image
 
-REPO = Path(__file__).resolve().parents[1]
-GROUP = REPO / "assets" / "faces" / "groups" / "human_group-4.jpg"
+GROUP = FACES / "groups" / "human_group-4.jpg"
+SAME_PERSON_BOX = (230, 40, 230)  # infoswap.faces.draw._SAME_PERSON_BOX
 CLI = [sys.executable, "-c", "from infoswap.cli import main; main()", "faces"]
 
 
@@ -95,3 +97,70 @@ def test_bad_input_is_one_clear_line(tmp_path: Path, make, message: str) -> None
 def test_unwritable_draw_target_is_refused_before_work(tmp_path: Path) -> None:
     result = run(str(GROUP), "--draw", str(tmp_path / "no" / "such" / "folder" / "out.png"))
     assert result.returncode == 2 and "does not exist" in result.stderr and "Traceback" not in result.stderr
+
+
+def _composite_people(name: str) -> list[str]:
+    """The identities a composite shows, left to right (manifest.csv, written by tools/make_composites.py)."""
+    with (FACES / "manifest.csv").open(newline="") as f:
+        row = next(r for r in csv.DictReader(f) if r["path"] == f"assets/faces/groups/{name}")
+    return row["identity"].split(";")
+
+
+def test_reference_matches_only_that_persons_face_in_json_and_drawing(tmp_path: Path) -> None:
+    # composite_london_4 is built from the neutral photos: the smiling one is a different picture of the person.
+    composite = FACES / "groups" / "composite_london_4.jpg"
+    people = _composite_people(composite.name)
+    reference = FACES / "identities" / "london_025" / "smiling.jpg"
+    out = tmp_path / "faces.png"
+    result = run(str(composite), "--json", "--reference", str(reference), "--draw", str(out))
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["reference"] == str(reference) and report["reference_threshold"] == 0.06
+    faces = report["faces"]
+    assert len(faces) == len(people)
+    for face in faces:
+        assert set(face) == {"index", "box", "score", "landmarks5", "landmarks68",
+                             "reference_distance", "reference_match"}
+        assert face["reference_match"] is (face["reference_distance"] < 0.06)
+    assert [f["reference_match"] for f in faces] == [p == "london_025" for p in people]
+    ordered = sorted(f["reference_distance"] for f in faces)
+    assert ordered[0] < 0.04 and ordered[1] > 0.1, "same person close, the others far"
+
+    drawn = np.asarray(Image.open(out).convert("RGB")).astype(int)
+    magenta = np.abs(drawn - SAME_PERSON_BOX).max(-1) < 40  # (H, W)
+    for face in faces:
+        x1, y1, x2, y2 = (int(v) for v in face["box"])
+        outline = magenta[max(y1 - 40, 0):y2 + 10, max(x1 - 10, 0):x2 + 10].sum()
+        assert (outline > 200) == face["reference_match"], (face["index"], outline)
+
+
+def test_reference_columns_in_the_table() -> None:
+    composite = FACES / "groups" / "composite_london_3.jpg"
+    people = _composite_people(composite.name)
+    reference = FACES / "identities" / "london_092" / "neutral.jpg"  # the composite shows the smiling photo
+    result = run(str(composite), "--reference", str(reference), "--reference-threshold", "0.05")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "< 0.05" in lines[1] and str(reference) in lines[1]
+    header = lines[2].split()
+    assert header[:4] == ["index", "score", "distance", "same"]
+    rows = [line.split() for line in lines[3:]]
+    assert len(rows) == len(people)
+    assert [row[3] for row in rows] == ["yes" if p == "london_092" else "no" for p in people]
+    assert all((float(row[2]) < 0.05) == (row[3] == "yes") for row in rows)
+
+
+def test_reference_without_a_face_is_one_clear_line(tmp_path: Path) -> None:
+    blank = tmp_path / "wall.png"
+    Image.new("RGB", (320, 240), (128, 128, 128)).save(blank)
+    result = run(str(GROUP), "--json", "--reference", str(blank), "--draw", str(tmp_path / "out.png"))
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "no face found" in lines[0] and str(blank) in lines[0], result.stderr
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_reference_threshold_needs_a_reference() -> None:
+    result = run(str(GROUP), "--reference-threshold", "0.1")
+    assert result.returncode == 2 and "--reference" in result.stderr and "Traceback" not in result.stderr
