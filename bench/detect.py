@@ -12,7 +12,6 @@ Prints the headline last, as `name: value`: detect time over forward time (issue
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import time
 from pathlib import Path
@@ -23,16 +22,13 @@ from infoswap.faces.detect import SsdFaceDetector
 from infoswap.faces.finder import FaceFinder
 from infoswap.io.images import read_image
 
+from common import bench_parser, headline, machine_label, parse_args
+
 PHOTO = Path(__file__).resolve().parents[1] / "assets" / "faces" / "groups" / "human_group-4.jpg"
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="5 rounds instead of 20")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
-    args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    args = parse_args(bench_parser(__doc__, "5 rounds instead of 20"))
     rounds = 5 if args.quick else 20
 
     image = read_image(PHOTO).pixels[120:840]  # (720, 1280, 3)
@@ -56,11 +52,12 @@ def main() -> None:
 
     found = len(finder(image))
     best = {name: min(t) * 1000 for name, t in times.items()}
-    print(f"image 1280x720, {found} faces, torch threads {torch.get_num_threads()}, {rounds} rounds")
+    print(machine_label())
+    print(f"image 1280x720, {found} faces, {rounds} rounds")
     for name, ms in best.items():
         print(f"{name:>8}: {ms:8.1f} ms fastest, {statistics.median(times[name]) * 1000:8.1f} ms median")
     print(f"landmarks: {best['faces'] - best['detect']:.1f} ms for {found} faces")
-    print(f"detect_over_forward: {best['detect'] / best['forward']:.3f}")
+    headline("detect_over_forward", best["detect"] / best["forward"])
 
 
 if __name__ == "__main__":

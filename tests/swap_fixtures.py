@@ -59,6 +59,7 @@ class CachingFinder:
         from infoswap.faces.finder import FaceFinder
 
         self.finder = FaceFinder()
+        self.landmarks = self.finder.landmarks  # what video tracking re-fits with, between detections
         self.memory: dict[str, list] = {}
         self.calls = 0
 

@@ -124,6 +124,26 @@ def test_net_input_equals_pad_to_square_then_tf_resize(shape: tuple[int, int]) -
     assert (detector().net_input(image) - expected).abs().max() < 0.02 / 127.5  # under 0.02 of a grey level
 
 
+def test_conv_padding_equals_explicit_padding_of_every_layer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """SameConv2d pads through the conv where TF's padding is symmetric; padding every layer's input
+    with F.pad first (the plain definition) must give the same detector output on a real photo."""
+    import torch.nn.functional as F
+
+    from infoswap.faces import tf_ops
+
+    def padded_first(conv: tf_ops.SameConv2d, x: torch.Tensor) -> torch.Tensor:
+        top, bottom = tf_ops._same_padding(x.shape[-2], conv.kernel_size[0], conv.stride[0])
+        left, right = tf_ops._same_padding(x.shape[-1], conv.kernel_size[1], conv.stride[1])
+        return torch.nn.Conv2d.forward(conv, F.pad(x, (left, right, top, bottom)))
+
+    net_input = detector().net_input(pixels("assets/faces/groups/human_group-4.jpg")[120:840])
+    with torch.no_grad():
+        boxes, scores = detector().net(net_input)
+        monkeypatch.setattr(tf_ops.SameConv2d, "forward", padded_first)
+        plain_boxes, plain_scores = detector().net(net_input)
+    assert (boxes - plain_boxes).abs().max() < 1e-5 and (scores - plain_scores).abs().max() < 1e-5
+
+
 def test_blank_image_has_no_face() -> None:
     boxes, scores = detector().detect(np.full((240, 320, 3), 128, np.uint8))
     assert boxes.shape == (0, 4) and scores.shape == (0,)

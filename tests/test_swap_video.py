@@ -14,7 +14,8 @@ import pytest
 from infoswap.faces.face import Face
 from infoswap.swap.provenance import read_provenance
 from infoswap.swap.smoothing import LandmarkSmoother
-from swap_fixtures import SAMPLE_VIDEO, SOURCE, checkpoint, make_clip, run_cli, sample_frames, swapper, wall
+from swap_fixtures import (SAMPLE_VIDEO, SOURCE, checkpoint, make_clip, run_cli, sample_frames, source_identity,
+                           swapper, wall)
 from swap_fixtures import loads  # noqa: F401  (a fixture)
 
 FPS = 25
@@ -74,6 +75,29 @@ def test_smoothing_off_returns_the_faces_untouched(face_shape):
     faces = [_face(np.array([100.0, 100.0]), face_shape)]
     smoother = LandmarkSmoother(0.0, FPS)
     assert smoother(faces) is faces and smoother(faces)[0] is faces[0]
+
+
+# --- tracking inside the frame swapper --------------------------------------------------------------
+
+def test_frames_without_a_face_stay_untouched_and_the_face_is_found_again():
+    """A face, then a cut to an empty wall, then the face back elsewhere: tracking must neither paste a
+    face onto the wall nor lose the face when it returns."""
+    from infoswap.swap.frames import FrameSwapper
+
+    face = sample_frames(2)
+    back = [np.roll(f, (40, -60), axis=(0, 1)) for f in sample_frames(2)]  # the face, moved
+    clip = face + [wall((256, 256))] * 2 + back
+    frames = FrameSwapper(swapper(), source_identity(), swapper().face_selector("all"), fps=FPS, redetect_every=50)
+    out = frames(clip[:3]) + frames(clip[3:])  # two batches: tracks carry over between them
+    assert out[2] is clip[2] and out[3] is clip[3]
+    for before, after in zip(face + back, out[:2] + out[4:]):
+        (detected,) = swapper().finder(before)
+        x1, y1, x2, y2 = detected.box.astype(int)
+        h, w = y2 - y1, x2 - x1
+        centre = np.abs(after.astype(int) - before.astype(int))[y1 + h // 3 : y2 - h // 3, x1 + w // 3 : x2 - w // 3]
+        assert centre.mean() > 15  # the face replaced
+    assert frames.tracker.detections == 4  # the first frame, the cut, the empty frame, the return; the rest tracked
+    assert frames.counts.swapped_frames == 4
 
 
 # --- the CLI on clips -------------------------------------------------------------------------------

@@ -9,6 +9,11 @@ from infoswap.faces.face import Face
 from infoswap.faces.landmarks import LandmarkPredictor
 
 
+def left_to_right(boxes: np.ndarray) -> np.ndarray:
+    """Order of (N, 4) x1, y1, x2, y2 boxes by centre x; a stable sort, so ties keep their given order."""
+    return np.argsort((boxes[:, 0] + boxes[:, 2]) / 2, kind="stable")
+
+
 class FaceFinder:
     """`finder(image)` -> the faces of an (H, W, 3) RGB uint8 image; both networks load on first use."""
 
@@ -23,8 +28,7 @@ class FaceFinder:
         if len(boxes) == 0:
             return []
         points = self.landmarks.predict(image, boxes).astype(np.float64)  # (N, 68, 2)
-        # Detector output is best score first, so a stable sort keeps the better face first on ties.
-        order = np.argsort((boxes[:, 0] + boxes[:, 2]) / 2, kind="stable")
+        order = left_to_right(boxes)  # detector output is best score first: ties keep the better face first
         return [
             Face(index=rank, box=boxes[i], score=float(scores[i]), landmarks68=points[i])
             for rank, i in enumerate(order)

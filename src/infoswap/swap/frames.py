@@ -1,7 +1,8 @@
-"""The per-batch work of a video swap: detect -> smooth landmarks -> select -> swap -> paste, frame by frame.
+"""The per-batch work of a video swap: find (track) -> smooth landmarks -> select -> swap -> paste, frame by frame.
 
 A `FrameSwapper` is the `process_batch` callable that `infoswap.swap.video.transcode` streams decoded
-frames through. It holds the one source identity of the run and the landmark tracks that carry over
+frames through. It holds the one source identity of the run, the face tracker (detection every few
+frames, landmark re-fits between: `infoswap.faces.tracker`) and the smoothing tracks, all carried over
 from batch to batch; frames with no selected face are returned as the very same arrays, untouched.
 """
 
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from infoswap.faces.tracker import DEFAULT_REDETECT_EVERY, FaceTracker
 from infoswap.swap.smoothing import LandmarkSmoother
 from infoswap.swap.swapper import FaceSelector, SourceIdentity, Swapper
 
@@ -26,13 +28,18 @@ class FrameCounts:
 
 
 class FrameSwapper:
-    """`frame_swapper(frames)` -> the frames with the source identity swapped into their selected faces."""
+    """`frame_swapper(frames)` -> the frames with the source identity swapped into their selected faces.
+
+    `redetect_every`: run the face detector on every n-th frame and track faces in between (1: detect
+    every frame).
+    """
 
     def __init__(self, swapper: Swapper, identity: SourceIdentity, selector: FaceSelector,
-                 smoothing: float = 0.5, fps: float = 30.0):
+                 smoothing: float = 0.5, fps: float = 30.0, redetect_every: int = DEFAULT_REDETECT_EVERY):
         self.swapper = swapper
         self.identity = identity
         self.selector = selector
+        self.tracker = FaceTracker(swapper.finder, redetect_every)
         self.smoother = LandmarkSmoother(smoothing, fps)
         self.counts = FrameCounts()
 
@@ -40,7 +47,7 @@ class FrameSwapper:
         start = time.perf_counter()
         chosen = []
         for frame in frames:
-            faces = self.smoother(self.swapper.finder(frame))
+            faces = self.smoother(self.tracker(frame))
             chosen.append(self.swapper.select(frame, faces, self.selector))
         busy = [i for i, faces in enumerate(chosen) if faces]
         # transcode watermarks every frame it encodes, so render leaves that to it.
