@@ -162,6 +162,26 @@ def test_video_swap_keeps_frames_rate_and_audio_and_passes_faceless_frames(tmp_p
     assert report["watermark"]["share"] == 1.0 and report["metadata"]["ai_generated"]
 
 
+# Detections: the source photo, then every frame (1), or the first face frame and both walls (8).
+@pytest.mark.parametrize("every, detections", [("1", 6), ("8", 4)])
+def test_redetect_every_sets_how_often_the_detector_runs(tmp_path, loads, monkeypatch, every, detections):
+    clip = make_clip(tmp_path / "clip.mp4", sample_frames(3) + [wall((256, 256))] * 2, audio=False)
+    finder, calls = swapper().finder, []
+
+    class CountingFinder:
+        landmarks = finder.landmarks
+
+        def __call__(self, image):
+            calls.append(1)
+            return finder(image)
+
+    monkeypatch.setattr(swapper(), "finder", CountingFinder())
+    code, _, err = run_cli("swap", "-s", SOURCE, "-t", clip, "-o", tmp_path / "out.mp4", "--no-progress",
+                           "--redetect-every", every)
+    assert code == 0, err
+    assert len(calls) == detections
+
+
 def test_video_without_audio_and_without_faces(tmp_path, loads):
     clip = make_clip(tmp_path / "silent.mp4", [wall((256, 256))] * 2, audio=False)
     out = tmp_path / "out.mkv"

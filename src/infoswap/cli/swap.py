@@ -59,6 +59,8 @@ def swap(
                                    "per batch)."),
     smooth: float = typer.Option(0.5, "--smooth", min=0.0, max=1.0, help="Video: landmark smoothing across "
                                  "frames against jitter, 0 (off) to 1 (strongest)."),
+    redetect_every: int = typer.Option(8, "--redetect-every", min=1, help="Video: run the face detector on "
+                                       "every Nth frame and track faces in between (1: detect in every frame)."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ) -> None:
@@ -104,4 +106,4 @@ def swap(
         from infoswap.swap.runs import swap_video
 
         swap_video(swapper, identity, selector, target, output, codec=codec, crf=crf, smooth=smooth,
-                   progress=progress, warn=_warn, echo=typer.echo)
+                   progress=progress, warn=_warn, echo=typer.echo, redetect_every=redetect_every)

@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 from infoswap.errors import InfoswapError
 from infoswap.swap import targets
+from infoswap.faces.tracker import DEFAULT_REDETECT_EVERY
 from infoswap.swap.frames import FrameCounts, FrameSwapper
 from infoswap.swap.swapper import FaceSelector, SourceIdentity, SwapResult, Swapper, timing_line
 
@@ -98,12 +99,14 @@ def swap_folder(swapper: Swapper, identity: SourceIdentity, selector: FaceSelect
 
 
 def swap_video(swapper: Swapper, identity: SourceIdentity, selector: FaceSelector, target: Path, output: Path,
-               *, codec: str, crf: int, smooth: float, progress: bool, warn: Say, echo: Say) -> FrameCounts:
+               *, codec: str, crf: int, smooth: float, progress: bool, warn: Say, echo: Say,
+               redetect_every: int = DEFAULT_REDETECT_EVERY) -> FrameCounts:
     """Streams the video through detect -> smooth -> swap -> paste; audio copied, frames never on disk."""
     from infoswap.swap.video import probe_video, transcode
 
     info = probe_video(target)
-    frames = FrameSwapper(swapper, identity, selector, smoothing=smooth, fps=float(info.fps or 30.0))
+    frames = FrameSwapper(swapper, identity, selector, smoothing=smooth, fps=float(info.fps or 30.0),
+                          redetect_every=redetect_every)
     transcode(target, output, frames, codec=codec, crf=crf, batch_size=swapper.batch_size, progress=progress)
     counts = frames.counts
     if counts.faces == 0:
