@@ -87,7 +87,7 @@ class Swapper:
                  seed: int = 0, color_match: bool = True, checkpoint: Path | None = None):
         import torch
 
-        from infoswap.faces.detect import SsdFaceDetector
+        from infoswap.faces.detect import DEFAULT_MIN_SCORE, SsdFaceDetector
         from infoswap.faces.finder import FaceFinder
         from infoswap.faces.landmarks import LandmarkPredictor
 
@@ -96,7 +96,8 @@ class Swapper:
         self.model = model
         self.device = next(model.parameters()).device
         self.finder = finder if finder is not None else FaceFinder(
-            detector=SsdFaceDetector(device=self.device), landmarks=LandmarkPredictor(device=self.device))
+            detector=SsdFaceDetector(min_score=DEFAULT_MIN_SCORE, device=self.device),
+            landmarks=LandmarkPredictor(device=self.device))
         self.batch_size = batch_size
         self.seed = seed
         self.color_match = color_match
