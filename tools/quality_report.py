@@ -1,7 +1,7 @@
 """docs/quality.md: a checkpoint's swaps on held-out identities against two honest baselines.
 
     python tools/quality_report.py --heldout DIR [--checkpoint C] [--pairs 100] [--seed 0]
-                                   [--work /tmp/quality] [--docs docs]
+                                   [--work /tmp/quality] [--docs docs] [--reuse]
 
 DIR holds photos of identities that training never saw, one folder per identity (any depth), e.g. the
 held-out split that tools/gather_training_data.py writes. Pairs are drawn with a seeded generator: a
@@ -36,6 +36,7 @@ from infoswap.faces.align import align_face
 from infoswap.faces.blend import paste_back
 from infoswap.io.images import IMAGE_SUFFIXES, read_image
 from infoswap.swap.swapper import Swapper
+from infoswap.weights.store import sha256_of
 
 ROOT = Path(__file__).resolve().parents[1]
 METHODS = ("ours", "target", "pasted")
@@ -171,13 +172,17 @@ def cosine_plot(values: dict[str, np.ndarray], path: Path) -> None:
     figure.savefig(path, format="png")
 
 
-def face_cell(path: Path, finder) -> np.ndarray:
-    """A CELL-px square around the largest face of an image."""
+def largest_box(path: Path, finder) -> np.ndarray | None:
+    faces = finder(read_image(path).pixels)
+    return max(faces, key=lambda f: f.area).box if faces else None
+
+
+def face_cell(path: Path, box: np.ndarray | None) -> np.ndarray:
+    """A CELL-px square of an image around a face box (black without one)."""
     pixels = read_image(path).pixels
-    faces = finder(pixels)
-    if not faces:
+    if box is None:
         return np.zeros((CELL, CELL, 3), np.uint8)
-    x0, y0, x1, y1 = max(faces, key=lambda f: f.area).box
+    x0, y0, x1, y1 = box
     cx, cy, half = (x0 + x1) / 2, (y0 + y1) / 2, 0.8 * max(x1 - x0, y1 - y0)
     matrix = np.float32([[CELL / (2 * half), 0, CELL / 2 - cx * CELL / (2 * half)],
                          [0, CELL / (2 * half), CELL / 2 - cy * CELL / (2 * half)]])
@@ -188,9 +193,11 @@ def grid(rows: dict[str, list[dict]], finder, path: Path) -> None:
     """Rows of source | target | ours | pasted for the first GRID_ROWS pairs."""
     lines = []
     for i in range(min(GRID_ROWS, len(rows["ours"]))):
-        paths = (rows["ours"][i]["source"], rows["ours"][i]["target"], rows["ours"][i]["swap"],
-                 rows["pasted"][i]["swap"])
-        lines.append(np.concatenate([face_cell(p, finder) for p in paths], axis=1))
+        source, target = rows["ours"][i]["source"], rows["ours"][i]["target"]
+        box = largest_box(target, finder)  # the swaps are cut where the target's face is
+        cells = [face_cell(source, largest_box(source, finder)), face_cell(target, box),
+                 face_cell(rows["ours"][i]["swap"], box), face_cell(rows["pasted"][i]["swap"], box)]
+        lines.append(np.concatenate(cells, axis=1))
     cv2.imwrite(str(path), cv2.cvtColor(np.concatenate(lines), cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 88])
 
 
@@ -202,9 +209,11 @@ def markdown(reports: dict[str, dict], result: dict[str, float], values: dict[st
     lines = [
         "# Quality of the shipped checkpoint on held-out identities",
         "",
-        f"Made by `{command}` with `{checkpoint}`. The identities in these pairs were never seen in training",
+        f"Made by `{command}` with {checkpoint}. The identities in these pairs were never seen in training",
         "(docs/training-data.md). Every number comes from faceres, a recogniser that no infoswap model is",
-        "trained through (`infoswap evaluate`).",
+        "trained through (`infoswap evaluate`). A pair counts only where faceres finds a face in the swap:",
+        ", ".join(f"{TITLES[m]} {reports[m]['pairs_scored']} of {reports[m]['pairs_total']}" for m in METHODS)
+        + " pairs were scored.",
         "",
         "## Issue 10's criteria",
         "",
@@ -250,12 +259,18 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--work", type=Path, default=Path("/tmp/infoswap-quality"))
     parser.add_argument("--docs", type=Path, default=ROOT / "docs")
+    parser.add_argument("--reuse", action="store_true", help="remake the docs from the swaps and reports in --work")
     args = parser.parse_args()
 
     swapper = Swapper.from_pretrained(args.checkpoint)
-    pairs = draw_pairs(one_face_only(identities(args.heldout), swapper.finder), args.pairs, args.seed)
-    rows = make_swaps(swapper, pairs, args.work)
-    reports = evaluate(rows, args.work)
+    if args.reuse:  # the swaps and reports of an earlier run in --work: only the docs are made again
+        rows = {m: [{k: Path(v) for k, v in row.items()} for row in csv.DictReader(open(args.work / f"{m}.csv"))]
+                for m in METHODS}
+        reports = {m: json.loads((args.work / f"{m}.json").read_text()) for m in METHODS}
+    else:
+        pairs = draw_pairs(one_face_only(identities(args.heldout), swapper.finder), args.pairs, args.seed)
+        rows = make_swaps(swapper, pairs, args.work)
+        reports = evaluate(rows, args.work)
     values = per_pair(reports)
     result = criteria(values)
     print(json.dumps(result, indent=1))
@@ -263,7 +278,8 @@ def main() -> None:
     cosine_plot(values, args.docs / "quality-cosines.png")
     grid(rows, swapper.finder, args.docs / "quality-grid.jpg")
     command = f"python tools/quality_report.py --heldout HELDOUT --pairs {args.pairs} --seed {args.seed}"
-    checkpoint = args.checkpoint or "the shipped demo checkpoint"
+    checkpoint = f"`{args.checkpoint}`" if args.checkpoint else \
+        f"the shipped demo checkpoint (sha256 `{sha256_of(swapper.checkpoint)[:16]}…`)"
     (args.docs / "quality.md").write_text(markdown(reports, result, values, command, checkpoint))
 
 
