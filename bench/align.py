@@ -13,12 +13,11 @@ align + paste-back per face at 512 over one detector forward.
 
 from __future__ import annotations
 
-import argparse
 import statistics
-import time
 from pathlib import Path
 
 import torch
+from common import bench_parser, headline, interleaved_seconds, machine_label, parse_args
 
 from infoswap.faces.align import align_face
 from infoswap.faces.blend import paste_back
@@ -31,12 +30,7 @@ SIZES = (256, 512)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="5 rounds instead of 20")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
-    args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    args = parse_args(bench_parser(__doc__, "5 rounds instead of 20"))
     rounds = 5 if args.quick else 20
 
     image = read_image(PHOTO).pixels[120:840]  # (720, 1280, 3)
@@ -54,28 +48,19 @@ def main() -> None:
     for size in SIZES:
         calls[f"align {size}"] = lambda size=size: [align_face(image, face, size) for face in faces]
         calls[f"paste {size}"] = lambda size=size: paste_all(size)
-    wall: dict[str, list[float]] = {name: [] for name in calls}
-    cpu: dict[str, list[float]] = {name: [] for name in calls}
     with torch.inference_mode():
-        for call in calls.values():
-            call()  # warm-up: oneDNN picks its kernels on the first call per shape
-        for _ in range(rounds):
-            for name, call in calls.items():
-                start, start_cpu = time.perf_counter(), time.process_time()
-                call()
-                wall[name].append(time.perf_counter() - start)
-                cpu[name].append(time.process_time() - start_cpu)
+        wall, cpu = interleaved_seconds(calls, rounds)
 
     ms = {name: statistics.median(t) * 1000 for name, t in wall.items()}
     cpu_ms = {name: statistics.median(t) * 1000 for name, t in cpu.items()}
     per_face = {name: 1 if name == "forward" else len(faces) for name in calls}
-    print(f"image 1280x720, {len(faces)} faces, torch threads {torch.get_num_threads()}, "
-          f"{rounds} rounds (median ms per call; align and paste per face)")
+    print(f"machine: {machine_label()}")
+    print(f"image 1280x720, {len(faces)} faces, {rounds} rounds (median ms per call; align and paste per face)")
     for name in calls:
         print(f"{name:>9}: {ms[name] / per_face[name]:8.2f} ms wall  {cpu_ms[name] / per_face[name]:8.2f} ms cpu")
     ratios = {size: (ms[f"align {size}"] + ms[f"paste {size}"]) / len(faces) / ms["forward"] for size in SIZES}
     for size in SIZES:  # 512 (the paper's size) last: the headline
-        print(f"align_paste_{size}_over_forward: {ratios[size]:.3f}")
+        headline(f"align_paste_{size}_over_forward", ratios[size])
 
 
 if __name__ == "__main__":

@@ -13,14 +13,13 @@ work itself when wall time mostly shows the queue. Prints the headline last, as 
 
 from __future__ import annotations
 
-import argparse
 import random
 import tempfile
 import time
 from pathlib import Path
 
 import cv2
-import torch
+from common import bench_parser, headline, machine_label, parse_args
 
 from infoswap.evaluate.evaluation import evaluate_pairs
 from infoswap.evaluate.judge import IndependentJudge, crop_square, square_around
@@ -58,12 +57,7 @@ def make_pairs(photos: list[tuple[str, Path]], count: int, folder: Path) -> list
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="10 pairs instead of 100")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
-    args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    args = parse_args(bench_parser(__doc__, "10 pairs instead of 100"))
     count = 10 if args.quick else 100
 
     start = time.perf_counter()
@@ -78,12 +72,13 @@ def main() -> None:
         report = evaluate_pairs(pairs, judge)
         seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
 
-    print(f"{count} pairs at {SIZE} px, {images} distinct images, torch threads {torch.get_num_threads()}")
+    print(f"machine: {machine_label()}")
+    print(f"{count} pairs at {SIZE} px, {images} distinct images")
     print(f"model loading: {loading:.1f} s (not in the headline)")
     print(f"scored {report['pairs_scored']} pairs; retrieval {report['id_retrieval']:.3f} "
           f"(chance {report['retrieval_chance']:.3f}), pose error {report['pose_error']:.2f} deg")
     print(f"per image: {1000 * seconds / images:.0f} ms wall, {1000 * cpu_seconds / images:.0f} ms CPU (all threads)")
-    print(f"evaluate_{count}_pairs_s: {seconds:.1f}")
+    headline(f"evaluate_{count}_pairs_s", seconds, ".1f")
 
 
 if __name__ == "__main__":

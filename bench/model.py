@@ -14,13 +14,13 @@ the headline (CPU ms of the largest generator forward timed) last.
 from __future__ import annotations
 
 import argparse
-import resource
 import statistics
 import subprocess
 import sys
 import time
 
 import torch
+from common import bench_parser, headline, machine_label, parse_args, peak_rss_mib, reset_peak_rss
 
 from infoswap.config import PRESETS, preset
 from infoswap.model.discriminator import Discriminator
@@ -56,7 +56,7 @@ def stage_times(model: InfoSwap, repeats: int) -> dict[str, tuple[float, float]]
             marks = [(time.perf_counter(), time.process_time())]
             _, taps = model.recognizer.features(target)
             marks.append((time.perf_counter(), time.process_time()))
-            _, lambdas = model.iib.controllers(taps)
+            lambdas = model.iib.lambdas(taps)  # as a swap computes them
             marks.append((time.perf_counter(), time.process_time()))
             feats = model.attribute_maps(taps, lambdas, model.noise(1))
             attrs, controls = model.decode(feats, lambdas, target)
@@ -69,31 +69,18 @@ def stage_times(model: InfoSwap, repeats: int) -> dict[str, tuple[float, float]]
     return {n: (statistics.median(wall[n][1:]), statistics.median(cpu[n][1:])) for n in names}
 
 
-def _status_mib(field: str) -> float:
-    """VmRSS / VmHWM of this process in MiB (Linux)."""
-    with open("/proc/self/status") as f:
-        return next(float(line.split()[1]) / 1024 for line in f if line.startswith(field + ":"))
-
-
 def memory_child(resolution: int) -> None:
     """Runs in a subprocess: builds the model, one batch-1 swap, prints RSS before and peak RSS during it (MiB).
 
-    The peak is reset after building (Linux clear_refs 5) so that it is the forward's own; where that is not
-    possible it falls back to maxrss over the whole process.
+    The peak is reset after building (common.reset_peak_rss) so that it is the forward's own.
     """
     torch.manual_seed(0)
     model = InfoSwap(preset(resolution), load_recognizer("dlib")).eval()
     faces = [torch.rand(1, 3, resolution, resolution) * 2 - 1 for _ in range(2)]
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        before, field = _status_mib("VmRSS"), "VmHWM"
-    except OSError:
-        before, field = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, None
+    before = reset_peak_rss()
     with torch.inference_mode():
         model.swap(*faces)
-    peak = _status_mib(field) if field else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"{before:.0f} {peak:.0f}")
+    print(f"{before:.0f} {peak_rss_mib():.0f}")
 
 
 def peak_memory(resolution: int, threads: int) -> tuple[float, float]:
@@ -106,17 +93,14 @@ def peak_memory(resolution: int, threads: int) -> tuple[float, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="one timed repeat, 256 px only")
-    parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="torch CPU threads")
+    parser = bench_parser(__doc__, "one timed repeat, 256 px only", threads=torch.get_num_threads())
     parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    args = parse_args(parser)
     if args.memory_child:
         memory_child(args.memory_child)
         return
 
-    print(f"threads: {args.threads}")
+    print(f"machine: {machine_label()}")
     for res in PRESETS:
         counts = parameter_counts(res)
         generator = counts["iib"] + counts["decoder"] + counts["aii"]
@@ -124,7 +108,7 @@ def main() -> None:
         print(f"params_{res}: {generator / 1e6:.2f}M generator ({detail})")
 
     recognizer = load_recognizer("dlib")
-    headline = None
+    last = None
     for res in (256,) if args.quick else (256, 512):
         torch.manual_seed(0)
         model = InfoSwap(preset(res), recognizer).eval()
@@ -136,14 +120,14 @@ def main() -> None:
             print(f"forward_{res}_{clock}_stages_ms: {stages}")
             print(f"forward_{res}_{clock}_ratio_readouts_decoder_aii: {shares} (%)")
             print(f"forward_{res}_{clock}_generator_ms: {1e3 * generator:.0f}")
-        headline = f"forward_{res}_cpu_generator_ms: {1e3 * generator:.0f}"  # the loop's last clock is CPU
+        last = (f"forward_{res}_cpu_generator_ms", 1e3 * generator)  # the loop's last clock is CPU
         del model
 
     mem_res = 256 if args.quick else 512
     built, peak = peak_memory(mem_res, args.threads)
     print(f"memory_{mem_res}_model_mib: {built:.0f}")
     print(f"memory_{mem_res}_peak_forward_mib: {peak:.0f}")
-    print(headline)
+    headline(*last, ".0f")
 
 
 if __name__ == "__main__":

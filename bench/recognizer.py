@@ -10,29 +10,12 @@ Prints the headline last, as `name: value`.
 
 from __future__ import annotations
 
-import argparse
-import statistics
-import time
 from collections.abc import Callable
 
 import torch
+from common import bench_parser, headline, machine_label, median_seconds, parse_args
 
 from infoswap.recognition.registry import load_recognizer
-
-
-def median_seconds(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
-    """Median wall and CPU (this process, all threads) seconds per call.
-
-    CPU seconds say what the code costs when other jobs share the cores and stretch the wall time.
-    """
-    fn()  # warm-up: oneDNN picks its kernels on the first call per shape
-    wall, cpu = [], []
-    for _ in range(repeats):
-        start, start_cpu = time.perf_counter(), time.process_time()
-        fn()
-        wall.append(time.perf_counter() - start)
-        cpu.append(time.process_time() - start_cpu)
-    return statistics.median(wall), statistics.median(cpu)
 
 
 def continuation_step(recognizer, taps: list[torch.Tensor], staircase: bool) -> Callable[[], None]:
@@ -50,12 +33,10 @@ def continuation_step(recognizer, taps: list[torch.Tensor], staircase: bool) -> 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="fewer repeats (a smoke run)")
-    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (target: 2 cores)")
+    parser = bench_parser(__doc__, "fewer repeats (a smoke run)", threads=2)
     parser.add_argument("--name", default="dlib", help="recogniser registry name")
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    args = parse_args(parser)
+    print(f"machine: {machine_label()}")
     repeats = 2 if args.quick else 7
     recognizer = load_recognizer(args.name)
     generator = torch.Generator().manual_seed(0)
@@ -74,7 +55,7 @@ def main() -> None:
         stair, stair_cpu = median_seconds(continuation_step(recognizer, taps, staircase=True), repeats)
         print(f"continuations (forward + backward), batch {batch}: loop {loop * 1000:.1f} ms, "
               f"staircase {stair * 1000:.1f} ms, speed-up {loop / stair:.2f}x (CPU time {loop_cpu / stair_cpu:.2f}x)")
-    print(f"{args.name} faces/s (batch 32, {args.threads} threads): {throughput:.1f}")
+    headline(f"{args.name} faces/s (batch 32, {args.threads} threads)", throughput, ".1f")
 
 
 if __name__ == "__main__":

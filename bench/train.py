@@ -13,12 +13,12 @@ time, since other jobs on the machine slow the wall clock. Prints the headline l
 
 from __future__ import annotations
 
-import argparse
 import time
 from collections import defaultdict
 from collections.abc import Callable
 
 import torch
+from common import bench_parser, headline, machine_label, parse_args
 
 from infoswap.config import TrainConfig
 from infoswap.recognition.registry import load_recognizer
@@ -85,23 +85,18 @@ def bench_preset(resolution: int, batch: int, steps: int, device: torch.device, 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="preset 128 only, 1 timed step")
+    parser = bench_parser(__doc__, "preset 128 only, 1 timed step", device="cpu")
     parser.add_argument("--presets", default="128,256")
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--steps", type=int, default=3, help="timed steps per preset (after one warm-up)")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
-    parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--precision", default="fp32", help="fp32, bf16 or fp16 (GPU only)")
-    args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    args = parse_args(parser)
     presets = [128] if args.quick else [int(p) for p in args.presets.split(",")]
     steps = 1 if args.quick else args.steps
     device = torch.device(args.device)
-    label = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu, {torch.get_num_threads()} threads"
-    print(f"device: {label}; batch {args.batch}; precision {args.precision}; {steps} timed step(s) per preset")
-    headline = None
+    print(f"machine: {machine_label(args.device)}")
+    print(f"device: {device}; batch {args.batch}; precision {args.precision}; {steps} timed step(s) per preset")
+    first = None
     for resolution in presets:
         r = bench_preset(resolution, args.batch, steps, device, args.precision)
         total = sum(r["parts"].values())
@@ -109,9 +104,9 @@ def main() -> None:
                           sorted(r["parts"].items(), key=lambda kv: -kv[1]))
         print(f"preset {resolution}: {1 / r['wall']:.4f} steps/s ({r['wall']:.2f} s/step wall, "
               f"{r['cpu']:.2f} s CPU); split: {split}")
-        headline = headline or (resolution, 1 / r["wall"])
+        first = first or (resolution, 1 / r["wall"])
     kind = "cuda" if device.type == "cuda" else "cpu"
-    print(f"train_steps_per_s_{headline[0]}_{kind}_b{args.batch}: {headline[1]:.4f}")
+    headline(f"train_steps_per_s_{first[0]}_{kind}_b{args.batch}", first[1], ".4f")
 
 
 if __name__ == "__main__":

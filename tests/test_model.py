@@ -143,3 +143,21 @@ def test_integration_gate_selects_identity_or_attributes():
         out = layer(h, attr, lam, z)
     mask = (lam.sum(1, keepdim=True) * 100 - 30 > 10).expand_as(out)
     assert torch.allclose(out[mask], identity_path[mask], atol=1e-3)
+
+
+def test_without_autograd_the_generator_overwrites_its_own_maps_with_the_same_values():
+    torch.manual_seed(0)
+    model = InfoSwap(tiny_config(), TinyRecognizer())
+    source, targets = torch.rand(1, 3, 32, 32) * 2 - 1, torch.rand(2, 3, 32, 32) * 2 - 1
+    noise = model.noise(1, torch.Generator().manual_seed(1))
+    z_src = model.source_identity(source).detach()
+    with torch.enable_grad():  # the parameters need grad: a graph is recorded, nothing is written in place
+        recorded = model.swap(None, targets, z_src=z_src, noise=noise)
+    assert recorded.requires_grad
+    kept = targets.clone()
+    with torch.no_grad():
+        in_place = model.swap(None, targets, z_src=z_src, noise=noise)
+    with torch.inference_mode():
+        inference = model.swap(None, targets, z_src=z_src, noise=noise)
+    assert torch.equal(in_place, recorded.detach()) and torch.equal(inference, in_place)
+    assert torch.equal(targets, kept)  # inputs are never written

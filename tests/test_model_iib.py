@@ -152,3 +152,24 @@ def test_compressed_identity_is_the_mean_of_the_ten_continuations():
     zs = [t + 0.1 * torch.randn_like(t) for t in taps]
     direct = torch.stack([rec.continue_from(i, z) for i, z in enumerate(zs)]).mean(0)
     assert torch.allclose(compressed_identity(rec, zs), direct, atol=1e-5)
+
+
+def test_lambdas_equal_the_controllers_with_fewer_multiply_adds():
+    from torch.utils.flop_counter import FlopCounterMode
+
+    torch.manual_seed(0)
+    model = InfoSwap(tiny_config(smooth_kernel=3, smooth_sigma=1.0), TinyRecognizer())
+    for readout in model.iib.readouts:  # λ varying in space and between readouts
+        torch.nn.init.normal_(readout.net[-1].weight, std=1.0)
+    _calibrate(model, torch.rand(16, 3, 32, 32) * 2 - 1)
+    with torch.no_grad():
+        _, taps = model.recognizer.features(torch.rand(3, 3, 32, 32) * 2 - 1)  # taps of 20, 10, 5 and 3 px
+        with FlopCounterMode(display=False) as full:
+            _, reference = model.iib.controllers(taps)
+        with FlopCounterMode(display=False) as factored:
+            lambdas = model.iib.lambdas(taps)
+    assert len(lambdas) == len(reference)
+    for lam, ref in zip(lambdas, reference):
+        assert lam.shape == ref.shape and lam.is_contiguous()
+        torch.testing.assert_close(lam, ref, rtol=0, atol=1e-6)
+    assert factored.get_total_flops() < 0.6 * full.get_total_flops()

@@ -8,9 +8,13 @@ conv; levels are joined by bilinear ×2 upsampling; the last level outputs RGB t
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from infoswap.model.inplace import reusable
 
 SLOPE = 0.01  # LeakyReLU slope of the official AII blocks
 OUTPUT_GAIN = 0.1  # initial scale of the last level's RGB convs
@@ -32,12 +36,16 @@ class IntegrationLayer(nn.Module):
 
     def forward(self, h: torch.Tensor, attr: torch.Tensor, lam: torch.Tensor, z_id: torch.Tensor) -> torch.Tensor:
         h = self.norm(h)
-        a = torch.addcmul(self.attr_shift(attr), self.attr_scale(attr), h)
-        i = torch.addcmul(self.id_shift(z_id)[:, :, None, None], self.id_scale(z_id)[:, :, None, None], h)
+        # Without autograd, A and I overwrite the attribute convs' outputs (model/inplace.py). The order of
+        # the ops stays as trained: it sets the summation order of h's gradient.
+        shift, scale = self.attr_shift(attr), self.attr_scale(attr)
+        a = torch.addcmul(shift, scale, h, out=reusable(shift))
+        i = torch.addcmul(self.id_shift(z_id)[:, :, None, None], self.id_scale(z_id)[:, :, None, None], h,
+                          out=reusable(scale))
         # conv1×1([h, λ̃]) as two convs on the weight's halves: the same map without the concatenated copy
         w, c = self.gate.weight, h.shape[1]
         m = torch.sigmoid(F.conv2d(h, w[:, :c], self.gate.bias) + F.conv2d(lam, w[:, c:]))
-        return torch.lerp(a, i, m)  # (1 − M) ⊙ A + M ⊙ I
+        return torch.lerp(a, i, m, out=reusable(a))  # (1 − M) ⊙ A + M ⊙ I
 
 
 # SPEC section 6 / App. Alg. 1 line 24: one AII level T_θj, a residual block of two integration layers.
@@ -56,11 +64,12 @@ class AIIBlock(nn.Module):
             self.conv_short = nn.Conv2d(cin, cout, 3, padding=1, bias=False)
 
     def forward(self, h: torch.Tensor, attr: torch.Tensor, lam: torch.Tensor, z_id: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(F.leaky_relu(self.mix1(h, attr, lam, z_id), SLOPE))
-        x = self.conv2(F.leaky_relu(self.mix2(x, attr, lam, z_id), SLOPE))
+        inplace = not torch.is_grad_enabled()  # the mixes' outputs are this block's own (model/inplace.py)
+        x = self.conv1(F.leaky_relu(self.mix1(h, attr, lam, z_id), SLOPE, inplace))
+        x = self.conv2(F.leaky_relu(self.mix2(x, attr, lam, z_id), SLOPE, inplace))
         if hasattr(self, "conv_short"):
-            h = self.conv_short(F.leaky_relu(self.mix_short(h, attr, lam, z_id), SLOPE))
-        return x + h
+            h = self.conv_short(F.leaky_relu(self.mix_short(h, attr, lam, z_id), SLOPE, inplace))
+        return torch.add(x, h, out=reusable(x))
 
 
 # App. Alg. 1 line 24: Y = AII(z̃_sid, {f̃_j}, {λ̃_j}), levels T_θ1 … T_θL at 4 … resolution px.
@@ -84,10 +93,14 @@ class AII(nn.Module):
                 if conv is not None:
                     conv.weight.mul_(OUTPUT_GAIN)
 
-    def forward(self, z_id: torch.Tensor, attrs: list[torch.Tensor], lambdas: list[torch.Tensor]) -> torch.Tensor:
+    def forward(
+        self, z_id: torch.Tensor, attrs: Iterable[torch.Tensor], lambdas: Iterable[torch.Tensor]
+    ) -> torch.Tensor:
+        """`attrs` and `lambdas` are read level by level, coarse to fine: lists, or iterators that let each
+        level's maps go once used."""
         h = self.start(z_id[:, :, None, None])
-        for j, block in enumerate(self.blocks):
+        for j, (block, attr, lam) in enumerate(zip(self.blocks, attrs, lambdas, strict=True)):
             if j > 0:
                 h = F.interpolate(h, scale_factor=2.0, mode="bilinear", align_corners=False)
-            h = block(h, attrs[j], lambdas[j], z_id)
+            h = block(h, attr, lam, z_id)
         return torch.tanh(h)

@@ -26,6 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from infoswap.model.inplace import reusable
+
 SLOPE = 0.2
 
 
@@ -88,16 +90,20 @@ class Decoder(nn.Module):
         return skips
 
     def _expand(self, skips: dict[int, torch.Tensor]) -> list[torch.Tensor]:
+        """Consumes `skips` (its maps are overwritten when no graph is recorded, model/inplace.py)."""
+        inplace = not torch.is_grad_enabled()
         out: list[torch.Tensor] = []
         for j in range(self.levels):
-            x = skips.get(j)
+            x = skips.pop(j, None)
             if j > 0:
                 up = F.interpolate(out[-1], scale_factor=2.0, mode="bilinear", align_corners=False)
                 x = _add(x, self.up[j - 1](up))
-            h = self.refine[j](F.leaky_relu(x, SLOPE))
-            out.append(F.leaky_relu(F.group_norm(h, 1), SLOPE))
+            h = self.refine[j](F.leaky_relu(x, SLOPE, inplace))
+            out.append(F.leaky_relu(F.group_norm(h, 1), SLOPE, inplace))
         return out
 
 
 def _add(a: torch.Tensor | None, b: torch.Tensor) -> torch.Tensor:
-    return b if a is None else a + b
+    """a + b, written over a when no graph is recorded: every `a` here is a sum or conv output of the
+    decoder's own."""
+    return b if a is None else torch.add(a, b, out=reusable(a))

@@ -52,7 +52,11 @@ class Readout(nn.Module):
         nn.init.constant_(self.net[-1].bias, INIT_BIAS)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x).clamp(-R_BOUND, R_BOUND)
+        return self.finish(self.net[0](x))
+
+    def finish(self, first: torch.Tensor) -> torch.Tensor:
+        """r_i from the first conv's output (B, hidden, H_i, W_i): the layers after it, and the clamp."""
+        return self.net[1:](first).clamp(-R_BOUND, R_BOUND)
 
 
 # App. 1.2 "Gaussian Smooth with kernel size 1 and standard variance 0.25" on each λ_i.
@@ -153,6 +157,42 @@ class IIB(nn.Module):
         logits = [readout(inputs[h, w]) for readout, (_, h, w) in zip(self.readouts, self.tap_shapes)]
         return logits, [self.smoothing(torch.sigmoid(r)) for r in logits]
 
+    def lambdas(self, taps: list[torch.Tensor]) -> list[torch.Tensor]:
+        """The controllers λ_i alone, as `controllers` computes them with about a third of the multiply-adds.
+
+        A readout's first layer is a 1×1 conv over all standardised taps resized to its size; a 1×1 conv
+        and a bilinear resize are both linear and act on different axes, so they commute. Each group of taps
+        of one size is therefore projected at the smaller of its own size and the readout's, and the
+        projection resized instead of the taps: at 512 px with IR-SE-50 the readouts fall from 37 to 13 GMAC
+        per face. The readouts of one size share one matmul, their weights stacked. Equal to
+        `controllers(taps)[1]` up to float rounding; training keeps `controllers` (it needs the logits).
+        """
+        standard = [self.standardise(i, r) for i, r in enumerate(taps)]
+        groups: dict[tuple[int, int], list[int]] = {}  # tap size -> its taps, fine to coarse
+        for i, (_, h, w) in enumerate(self.tap_shapes):
+            groups.setdefault((h, w), []).append(i)
+        edges = [0]
+        for c, _, _ in self.tap_shapes:
+            edges.append(edges[-1] + c)
+        lambdas: list[torch.Tensor | None] = [None] * len(self)
+        for size, readers in groups.items():  # the readouts at `size` are those of its taps
+            weight = torch.cat([self.readouts[k].net[0].weight[:, :, 0, 0] for k in readers])  # (n·hidden, ΣC)
+            parts = []  # each (B, H, W, n·hidden)
+            for tap_size, members in groups.items():
+                w = weight[:, edges[members[0]] : edges[members[-1] + 1]]
+                if tap_size[0] >= size[0]:
+                    parts.append(_project(torch.cat([_resize(standard[i], size) for i in members], dim=1), w))
+                else:
+                    part = _project(torch.cat([standard[i] for i in members], dim=1), w)
+                    parts.append(_resize(part.permute(0, 3, 1, 2), size).permute(0, 2, 3, 1))
+            first = parts[0]
+            for part in parts[1:]:
+                first.add_(part)  # in place: parts[0] is a fresh tensor of this method's own
+            first.add_(torch.cat([self.readouts[k].net[0].bias for k in readers]))
+            for k, chunk in zip(readers, first.permute(0, 3, 1, 2).chunk(len(readers), dim=1)):
+                lambdas[k] = self.smoothing(torch.sigmoid(self.readouts[k].finish(chunk))).contiguous()
+        return lambdas
+
     def bottleneck(
         self, taps: list[torch.Tensor], lambdas: list[torch.Tensor], generator: torch.Generator | None = None
     ) -> list[torch.Tensor]:
@@ -181,6 +221,15 @@ def _resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     if tuple(x.shape[-2:]) == size:
         return x
     return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+
+
+def _project(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """A 1×1 conv without bias as one matmul, channels last out: (B, C, H, W), (O, C) -> (B, H, W, O).
+
+    Channels last because bilinear resizing of many-channel maps is several times faster in that layout.
+    """
+    b, c, h, w = x.shape
+    return (x.permute(0, 2, 3, 1).reshape(-1, c) @ weight.t()).view(b, h, w, -1)
 
 
 def compressed_identity(recognizer: nn.Module, bottlenecked: list[torch.Tensor]) -> torch.Tensor:

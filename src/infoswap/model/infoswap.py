@@ -4,11 +4,13 @@ The recogniser is a plain attribute, not a submodule: `state_dict()` holds the t
 statistics, decoder, AII) only, and `.train()` never takes f out of eval mode. `.to()` / `.half()` move it
 along. The methods are the pieces of App. Alg. 1 that training and swapping need; a swap runs the IIB's
 continuations for the source only (`source_identity`, cacheable) and, for the target, only its taps, its
-readouts λ^t and fresh noise.
+readouts λ^t and fresh noise. Swapping needs no readout logits, so it computes λ with `IIB.lambdas`
+(the same values with about a third of the readouts' multiply-adds); training goes through `encode`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -44,6 +46,13 @@ def tap_shapes(recognizer: nn.Module, resolution: int) -> list[tuple[int, int, i
     with torch.no_grad():
         _, taps = recognizer.features(probe)
     return [tuple(t.shape[1:]) for t in taps]
+
+
+def _handed_over(maps: list[torch.Tensor]) -> Iterator[torch.Tensor]:
+    """The items of `maps` in order, each removed from the list as it is handed out."""
+    maps.reverse()
+    while maps:
+        yield maps.pop()
 
 
 # App. Alg. 1 (the generator side, Θg = IIB + dec + AII) around the frozen recogniser f.
@@ -86,7 +95,9 @@ class InfoSwap(nn.Module):
 
     def source_identity(self, source: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """z̃_sid (B, D) of source faces; compute once per source and reuse it for every target."""
-        return self.encode(source, identity=True, information=False, generator=generator).z_tilde
+        _, taps = self.recognizer.features(source)
+        bottleneck = self.iib.bottleneck(taps, self.iib.lambdas(taps), generator)
+        return compressed_identity(self.recognizer, bottleneck)
 
     def noise(self, batch: int, generator: torch.Generator | None = None) -> list[torch.Tensor]:
         """One sample ε_i ~ N(µ_i, σ_i²) per tap, (batch, C_i, H_i, W_i)."""
@@ -115,21 +126,28 @@ class InfoSwap(nn.Module):
     def generate(
         self, z_src: torch.Tensor, feats: list[torch.Tensor], lambdas: list[torch.Tensor], image: torch.Tensor
     ) -> torch.Tensor:
-        """Y = AII(z̃_sid, dec(f^t), dec(λ^t)) (App. Alg. 1 lines 23–24): (B, 3, res, res)."""
+        """Y = AII(z̃_sid, dec(f^t), dec(λ^t)) (App. Alg. 1 lines 23–24): (B, 3, res, res).
+
+        The AII gets each level's decoded maps handed over, so the coarse levels' maps are freed before
+        the finest level, where a swap's memory peaks, runs.
+        """
         attrs, controls = self.decode(feats, lambdas, image)
-        return self.aii(z_src, attrs, controls)
+        return self.aii(z_src, _handed_over(attrs), _handed_over(controls))
 
     def swap(
         self, source: torch.Tensor | None, target: torch.Tensor, z_src: torch.Tensor | None = None,
-        generator: torch.Generator | None = None,
+        generator: torch.Generator | None = None, noise: list[torch.Tensor] | None = None,
     ) -> torch.Tensor:
         """Source identity into target faces (B, 3, res, res); pass a cached `z_src` to skip the source.
 
-        A single source (or z_src of batch 1) serves a whole batch of targets.
+        A single source (or z_src of batch 1) serves a whole batch of targets. `noise`: fixed ε_i of batch
+        1 or B (see `noise`) instead of fresh draws, e.g. to keep a video's faces from flickering.
         """
+        b = target.shape[0]
         if z_src is None:
             z_src = self.source_identity(source, generator)
-        z_src = z_src.expand(target.shape[0], -1) if z_src.shape[0] == 1 else z_src
-        enc = self.encode(target, identity=False, information=False)
-        feats = self.attribute_maps(enc.taps, enc.lambdas, self.noise(target.shape[0], generator))
-        return self.generate(z_src, feats, enc.lambdas, target)
+        z_src = z_src.expand(b, -1) if z_src.shape[0] == 1 else z_src
+        noise = self.noise(b, generator) if noise is None else [n.expand(b, -1, -1, -1) for n in noise]
+        _, taps = self.recognizer.features(target)
+        lambdas = self.iib.lambdas(taps)
+        return self.generate(z_src, self.attribute_maps(taps, lambdas, noise), lambdas, target)

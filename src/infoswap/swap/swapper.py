@@ -209,10 +209,7 @@ class Swapper:
         with torch.inference_mode():
             for start in range(0, len(crops), self.batch_size):
                 x = self._to_batch(crops[start : start + self.batch_size])  # (B, 3, S, S)
-                b = x.shape[0]
-                enc = self.model.encode(x, identity=False, information=False)
-                feats = self.model.attribute_maps(enc.taps, enc.lambdas, [n.expand(b, -1, -1, -1) for n in self._noise])
-                y = self.model.generate(identity.vector.expand(b, -1), feats, enc.lambdas, x)
+                y = self.model.swap(None, x, z_src=identity.vector, noise=self._noise)
                 pixels = ((y.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
                 out.extend(pixels.permute(0, 2, 3, 1).cpu().numpy())
         return out
