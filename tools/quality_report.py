@@ -236,7 +236,7 @@ def markdown(reports: dict[str, dict], result: dict[str, float], values: dict[st
     for key, spec in (("id_retrieval", ".3f"), ("cos_to_source", ".3f"), ("cos_to_target", ".3f"),
                       ("pose_error", ".2f"), ("expression_error", ".3f"), ("identity_discriminability", ".3f")):
         lines.append(f"| {key} | " + " | ".join(fmt(reports[m][key], spec) for m in METHODS) + " |")
-    lines.append(f"| pairs scored | " + " | ".join(str(reports[m]["pairs_scored"]) for m in METHODS) + " |")
+    lines.append("| pairs scored | " + " | ".join(str(reports[m]["pairs_scored"]) for m in METHODS) + " |")
     lines += ["", "Distribution over the pairs (10th / 50th / 90th percentile):", "",
               "| | cos to source | cos to target |", "|---|---|---|"]
     for m in METHODS:
@@ -264,8 +264,8 @@ def main() -> None:
 
     swapper = Swapper.from_pretrained(args.checkpoint)
     if args.reuse:  # the swaps and reports of an earlier run in --work: only the docs are made again
-        rows = {m: [{k: Path(v) for k, v in row.items()} for row in csv.DictReader(open(args.work / f"{m}.csv"))]
-                for m in METHODS}
+        rows = {m: [{"source": p.source, "target": p.target, "swap": p.swap}
+                    for p in read_manifest(args.work / f"{m}.csv")] for m in METHODS}
         reports = {m: json.loads((args.work / f"{m}.json").read_text()) for m in METHODS}
     else:
         pairs = draw_pairs(one_face_only(identities(args.heldout), swapper.finder), args.pairs, args.seed)

@@ -19,7 +19,7 @@ import torch
 
 from infoswap.swap.pretrained import DEMO_CHECKPOINT, check_safetensors_header, resolve_checkpoint
 from infoswap.train.checkpoint import read_network_snapshot, write_network_snapshot
-from infoswap.weights.store import CHECKSUMS, SHIPPED_DIR, canonical_header, require_finite, sha256_of
+from infoswap.weights.store import SHIPPED_DIR, canonical_header, record_checksum, require_finite, sha256_of
 
 KEPT_METADATA = ("train_config", "step", "recognizer", "stats_count")
 FLOAT32_PREFIXES = ("iib.mean_", "iib.std_")  # the calibrated tap statistics
@@ -44,10 +44,7 @@ def ship(snapshot: Path, note: str) -> Path:
     write_network_snapshot(tmp, {"model": halved(groups[group])}, config, metadata)
     tmp.write_bytes(canonical_header(tmp.read_bytes()))
     tmp.replace(out)
-
-    sums = {name: digest for digest, name in (line.split() for line in CHECKSUMS.read_text().splitlines() if line)}
-    sums[out.name] = sha256_of(out)
-    CHECKSUMS.write_text("".join(f"{sums[name]}  {name}\n" for name in sorted(sums)))
+    record_checksum(out)
     return out
 
 

@@ -53,12 +53,24 @@ def canonical_header(data: bytes) -> bytes:
     return len(text).to_bytes(8, "little") + text + data[8 + length :]
 
 
+def read_checksums(sums: Path = CHECKSUMS) -> dict[str, str]:
+    """{file name: sha256} of a SHA256SUMS file; empty when it does not exist."""
+    if not sums.exists():
+        return {}
+    pairs = (line.split() for line in sums.read_text().splitlines() if line.strip())
+    return {name: digest for digest, name in pairs}
+
+
+def record_checksum(path: Path, sums: Path = CHECKSUMS) -> None:
+    """Sets `path`'s line in a SHA256SUMS file, keeping every other line; lines sorted by file name."""
+    entries = read_checksums(sums)
+    entries[path.name] = sha256_of(path)
+    sums.write_text("".join(f"{entries[name]}  {name}\n" for name in sorted(entries)))
+
+
 @lru_cache(maxsize=None)
 def _expected_checksums() -> dict[str, str]:
-    if not CHECKSUMS.exists():
-        return {}
-    pairs = (line.split() for line in CHECKSUMS.read_text().splitlines() if line.strip())
-    return {name: digest for digest, name in pairs}
+    return read_checksums(CHECKSUMS)
 
 
 def shipped_path(filename: str) -> Path:
