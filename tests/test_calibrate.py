@@ -41,8 +41,9 @@ def test_streamed_tap_statistics_equal_numpy_over_the_same_faces(faces: Path, tm
     x = torch.stack([load_face(p, 128) for p in index_faces(faces).files])  # (7, 3, 128, 128)
     stats = tap_statistics(x.split(3), recognizer, 128, "dlib")
     with torch.no_grad():
-        _, taps = recognizer.features(x)
+        z_id, taps = recognizer.features(x)
     assert stats.count == 7 and len(stats.mean) == 10
+    np.testing.assert_allclose(stats.identity_mean.numpy(), z_id.double().numpy().mean(0), rtol=1e-5, atol=1e-6)
     for i, r in enumerate(taps):
         ref = r.double().numpy()
         np.testing.assert_allclose(stats.mean[i].numpy(), ref.mean(0), rtol=1e-5, atol=1e-6)
@@ -53,6 +54,7 @@ def test_streamed_tap_statistics_equal_numpy_over_the_same_faces(faces: Path, tm
     save_statistics(path, stats)
     back = load_statistics(path, "dlib", 128)
     assert back.count == 7 and all(torch.equal(a, b) for a, b in zip(back.std, stats.std))
+    assert torch.equal(back.identity_mean, stats.identity_mean)
 
 
 def test_statistics_for_another_recogniser_or_resolution_are_refused(tmp_path: Path) -> None:
@@ -66,6 +68,7 @@ def test_statistics_for_another_recogniser_or_resolution_are_refused(tmp_path: P
     with pytest.raises(InfoswapError, match="made at resolution 256, but this run uses 128"):
         load_statistics(path, "irse50", 128)
     assert load_statistics(path, "irse50", 256).count == 5
+    assert load_statistics(path).identity_mean is None  # files made before the mean embedding still load
 
 
 def test_cli_writes_statistics_with_their_provenance(faces: Path, tmp_path: Path) -> None:

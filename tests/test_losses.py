@@ -12,12 +12,16 @@ from infoswap.model.discriminator import (
     discriminator_adversarial_loss,
     generator_adversarial_loss,
 )
+from infoswap.errors import InfoswapError
+from infoswap.model.iib import recognition_loss
 from infoswap.model.infoswap import InfoSwap
 from infoswap.train import losses
+from infoswap.train.calibrate import TapStatistics
 from infoswap.train.losses import cycle_loss, discriminator_loss, generator_losses, icl_losses, total
+from infoswap.train.trainer import install_statistics
 from model_fixtures import TinyRecognizer, tiny_config
 
-TERMS = ("info", "recog", "pos", "neg", "icl", "per", "cyc", "adv", "ib", "total")
+TERMS = ("info", "recog", "pos", "neg", "icl", "per", "cyc", "adv", "ib", "total", "id")
 
 
 @pytest.fixture
@@ -106,6 +110,49 @@ def test_icl_negative_term_follows_the_flag():
     assert torch.allclose(neg_source, ((1 - cos_st) ** 2).mean())  # the printed reading penalises it
 
 
+def test_centred_cosines_tell_apart_embeddings_in_a_narrow_cone():
+    """dlib-like embeddings: a shared mean plus small orthogonal parts. Uncentred, a swap that kept the
+    target's identity already scores L_pos ≈ −0.99; centred on the mean it scores ≈ 0 and the loss can act."""
+    mean = torch.zeros(8)
+    mean[0] = 1.0
+    z_s, z_t = mean + 0.1 * torch.eye(8)[1], mean + 0.1 * torch.eye(8)[2]
+    kept_target = z_t[None]  # the swap's identity is the target's
+    pos, _ = icl_losses(kept_target, z_s[None], z_t[None])
+    pos_centred, neg_centred = icl_losses(kept_target, z_s[None], z_t[None], centre=mean)
+    assert float(pos) < -0.98 and abs(float(pos_centred)) < 1e-6
+    assert abs(float(neg_centred) - 1.0) < 1e-6  # cos_c(Y, t) = 1 while cos_c(s, t) = 0
+    assert abs(float(recognition_loss(z_s[None], z_t[None], mean)) - 1.0) < 1e-6
+
+
+def test_identity_term_is_off_by_default_and_moves_the_generator_when_weighted(setup):
+    model, D, x_s, x_t = setup
+    aii = list(model.aii.parameters())
+    plain = generator_losses(model, D, x_s, x_t, generator=torch.Generator().manual_seed(0))
+    weighted = tiny_config(beta_id=1.0, identity_centre=True)
+    model.cfg = weighted
+    model.identity_mean.copy_(torch.linspace(-0.1, 0.1, model.identity_mean.numel()))
+    terms = generator_losses(model, D, x_s, x_t, generator=torch.Generator().manual_seed(0))
+    assert 0 < float(plain["id"].detach()) < 2 and not torch.equal(plain["id"], terms["id"])  # centring changes it
+    ib, without_id = total({**terms, "id": torch.zeros(())}, weighted)
+    assert torch.allclose(terms["total"], without_id + terms["id"])
+    assert _nonzero(_grads(terms["id"], aii))  # through Y into the AII
+    assert all(p.grad is None for p in model.recognizer.parameters())
+
+
+def test_centring_needs_statistics_with_the_mean_embedding(setup):
+    model = setup[0]
+    shapes = model.tap_shapes
+    stats = TapStatistics([torch.zeros(s) for s in shapes], [torch.ones(s) for s in shapes],
+                          [torch.ones(s) for s in shapes], "tiny", 32, 3)
+    model.cfg = tiny_config(identity_centre=True)
+    with pytest.raises(InfoswapError, match="recalibrate"):
+        install_statistics(model, stats)
+    stats.identity_mean = torch.full_like(model.identity_mean, 0.25)
+    install_statistics(model, stats)
+    assert torch.equal(model.identity_mean, stats.identity_mean)
+    assert "identity_mean" not in model.state_dict()  # weights files keep their keys
+
+
 def test_relativistic_losses_match_their_definition_and_stay_finite():
     fake, real = torch.tensor([0.3, -2.0, 50.0]), torch.tensor([1.0, 0.5, -60.0])
     reference_g = -torch.log(torch.sigmoid(fake[:2] - real[:2])).mean()
@@ -120,11 +167,11 @@ def test_relativistic_losses_match_their_definition_and_stay_finite():
 
 def test_weights_apply_in_one_place():
     cfg = tiny_config()
-    ones = {k: torch.tensor(1.0) for k in ("info", "recog", "icl", "adv", "per", "cyc")}
+    ones = {k: torch.tensor(1.0) for k in ("info", "recog", "icl", "adv", "per", "cyc", "id")}
     ib, overall = total(ones, cfg)
-    assert float(ib) == 1 + 5 * 2 and float(overall) == 11 + 1 + 5 + 1
-    ib, overall = total(ones, tiny_config(alpha=2.0, beta=1.0, beta1=0.0, beta2=0.0, beta3=3.0))
-    assert float(ib) == 4 and float(overall) == 7
+    assert float(ib) == 1 + 5 * 2 and float(overall) == 11 + 1 + 5 + 1  # L_id off by default (as printed)
+    ib, overall = total(ones, tiny_config(alpha=2.0, beta=1.0, beta1=0.0, beta2=0.0, beta3=3.0, beta_id=2.0))
+    assert float(ib) == 4 and float(overall) == 7 + 2
 
 
 def test_discriminator_loss_trains_d_and_leaves_the_swap_alone(setup):

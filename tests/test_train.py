@@ -81,6 +81,7 @@ def test_bad_inputs_fail_before_any_work(faces: Path, config: Path, tmp_path: Pa
         (["--data", faces, "--betas", "0.5"], "--betas (0.5,)"),
         (["--data", faces, "--precision", "bf16"], "--precision bf16: mixed precision is for GPU runs"),
         (["--data", faces, "--stats", tmp_path / "missing.safetensors"], "no such file"),
+        (["--data", faces, "--init-from", tmp_path / "gone.safetensors"], "--init-from"),
     ]
     for args, message in cases:
         code, out, err = cli(capsys, monkeypatch, *(args if args[0] == "train" else base + args))
@@ -130,6 +131,33 @@ def test_a_run_logs_samples_checkpoints_and_refuses_unsafe_resumes(faces: Path, 
         code, _, err = cli(capsys, monkeypatch, "train", "--data", data, "--run-dir", run, "--max-steps", "3", *args)
         assert code == 2 and message in err, err
     assert tree_digest(run) == before
+
+
+def test_init_from_starts_a_new_run_at_another_runs_weights(faces: Path, config: Path, tmp_path: Path,
+                                                           capsys, monkeypatch) -> None:
+    first, second, other = tmp_path / "first", tmp_path / "second", tmp_path / "other"
+    code, _, err = cli(capsys, monkeypatch, "train", "--config", config, "--data", faces, "--run-dir", first,
+                       "--max-steps", "1")
+    assert code == 0, err
+    snapshot = ckpt.latest_complete(first).network
+    start = ckpt.read_network_snapshot(snapshot)[0]["model"]
+    centred = tmp_path / "centred.json"  # other loss weights, same shapes: allowed
+    centred.write_text(json.dumps({**SETTINGS, "model": {**TINY, "identity_centre": True, "beta_id": 2.0}}))
+    code, _, err = cli(capsys, monkeypatch, "train", "--config", centred, "--data", faces, "--run-dir", second,
+                       "--max-steps", "1", "--lr", "1e-5", "--init-from", snapshot)
+    assert code == 0, err
+    assert "generator initialised from" in (second / "log.txt").read_text()
+    after = ckpt.read_network_snapshot(ckpt.latest_complete(second).network)[0]["model"]
+    # One Adam step of lr 1e-5 moves each weight by about 1e-5; a fresh initialisation would differ by ~0.1.
+    assert max(float((after[k] - start[k]).abs().max()) for k in start if start[k].is_floating_point()) < 1e-4
+    record = json.loads((second / "stats.jsonl").read_text().splitlines()[0])
+    assert 0 < record["loss/id"] < 2
+    wider = tmp_path / "wider.json"
+    wider.write_text(json.dumps({**SETTINGS, "model": {**TINY, "iib_hidden": 24}}))
+    code, _, err = cli(capsys, monkeypatch, "train", "--config", wider, "--data", faces, "--run-dir", other,
+                       "--max-steps", "1", "--init-from", snapshot)
+    assert code == 2 and "made with iib_hidden = 16, this run has 24" in err and err.count("\n") == 1, err
+    assert not other.exists()  # refused before anything was written
 
 
 def _train(run: Path, config: Path, faces: Path, steps: int, *extra: str) -> subprocess.Popen:

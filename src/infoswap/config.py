@@ -23,6 +23,12 @@ from infoswap.errors import InfoswapError
 PRESETS = (128, 256, 512, 1024)
 
 
+# ModelConfig fields that weigh or shape the losses only; a run may change them when it starts from
+# another run's weights (TrainConfig.init_from).
+LOSS_FIELDS = ("icl_neg_against", "per_detach_target", "alpha", "beta", "beta1", "beta2", "beta3",
+               "identity_centre", "beta_id")
+
+
 @dataclass
 class ModelConfig:
     """Everything that shapes the InfoSwap networks and weighs their losses."""
@@ -52,6 +58,13 @@ class ModelConfig:
     beta1: float = 1.0
     beta2: float = 5.0
     beta3: float = 1.0
+    # [ours] Identity cosines (L_recog, L_icl, L_id) taken after subtracting the calibrated mean embedding.
+    # dlib's embeddings of different people sit in a narrow cone (cosine ≈ 0.83), so uncentred the ICL is
+    # satisfied (L_pos ≈ −0.99) by a swap that keeps the target's identity (docs/training.md).
+    identity_centre: bool = False
+    # [ours] Weight of L_id = 1 − cos(f(Y), f(x_s)), FaceShifter's identity loss on the whole recogniser;
+    # 0 (default) is App. Alg. 1 as printed.
+    beta_id: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("channels", "decoder_channels", "disc_channels"):
@@ -88,8 +101,14 @@ class ModelConfig:
             raise InfoswapError(
                 f"ModelConfig.icl_neg_against must be 'target' or 'source', got {self.icl_neg_against!r}"
             )
+        if self.beta_id < 0:
+            raise InfoswapError(f"ModelConfig.beta_id must be ≥ 0, got {self.beta_id}")
         if self.iib_hidden < 1:
             raise InfoswapError(f"ModelConfig.iib_hidden must be ≥ 1, got {self.iib_hidden}")
+
+    def architecture(self) -> dict:
+        """The fields that shape the networks, i.e. all but the loss settings: equal ones share weights files."""
+        return {k: v for k, v in asdict(self).items() if k not in LOSS_FIELDS}
 
     @classmethod
     def from_dict(cls, d: dict) -> ModelConfig:
@@ -162,6 +181,9 @@ class TrainConfig:
     ema: float = 0.0  # per-step EMA decay of the generator (e.g. 0.999); 0: no EMA
     workers: int = 2
     stats: str | None = None  # None: calibrate on the data folder into the run folder
+    # A network snapshot whose generator weights (model, EMA) a new run starts from; the optimisers, D,
+    # step and data stream start fresh. Loss weights may differ from the snapshot's run, shapes may not.
+    init_from: str | None = None
     calibrate_num: int = 512
     precision: str = "auto"  # auto (bf16 on GPU, fp32 on CPU), fp32, bf16, fp16 (with a GradScaler)
     compile: bool = False

@@ -51,6 +51,8 @@ def train(
     workers: int = typer.Option(_D.workers, help="Data loader worker processes."),
     stats: str = typer.Option(None, help="Tap statistics from `infoswap calibrate`.",
                               show_default="calibrate on --data into the run folder"),
+    init_from: str = typer.Option(None, help="Network snapshot (network-snapshot-*.safetensors of another run) "
+                                             "whose generator a new run starts from; optimisers and D start fresh."),
     calibrate_num: int = typer.Option(_D.calibrate_num, help="Faces for the automatic calibration."),
     precision: str = typer.Option(_D.precision, help="auto (bf16 on GPU, fp32 on CPU), fp32, bf16 or fp16."),
     compile: bool = typer.Option(_D.compile, "--compile/--no-compile", help="torch.compile the hot passes."),

@@ -237,7 +237,14 @@ def compressed_identity(recognizer: nn.Module, bottlenecked: list[torch.Tensor])
     return torch.stack(recognizer.continue_all(bottlenecked)).mean(0)
 
 
-def recognition_loss(z_tilde: torch.Tensor, z_id: torch.Tensor) -> torch.Tensor:
+def identity_cosine(a: torch.Tensor, b: torch.Tensor, centre: torch.Tensor | None = None) -> torch.Tensor:
+    """cos(a − c, b − c) per row of (B, D) embeddings; c = `centre` (D,), or none."""
+    if centre is not None:
+        a, b = a - centre, b - centre
+    return F.cosine_similarity(a, b, dim=-1)
+
+
+def recognition_loss(z_tilde: torch.Tensor, z_id: torch.Tensor, centre: torch.Tensor | None = None) -> torch.Tensor:
     """L_recog = 1 − cos(z̃_id, z_id), batch mean (App. Alg. 1 line 19)."""
-    return (1 - F.cosine_similarity(z_tilde, z_id, dim=-1)).mean()
+    return (1 - identity_cosine(z_tilde, z_id, centre)).mean()
 

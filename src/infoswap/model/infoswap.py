@@ -69,6 +69,9 @@ class InfoSwap(nn.Module):
         self.iib = IIB(self.tap_shapes, cfg.iib_hidden, cfg.smooth_kernel, cfg.smooth_sigma)
         self.decoder = Decoder(self.tap_shapes, cfg.decoder_channels)
         self.aii = AII(cfg.channels, cfg.decoder_channels, recognizer.embedding_dim)
+        # Mean embedding over the calibration faces, for centred identity cosines in training only; not
+        # saved (swapping never needs it), so weights files keep their keys.
+        self.register_buffer("identity_mean", torch.zeros(recognizer.embedding_dim), persistent=False)
 
     def _apply(self, fn, recurse=True):  # .to(), .half(), .cuda() move the recogniser too
         self.recognizer._apply(fn)

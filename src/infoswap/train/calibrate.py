@@ -1,7 +1,8 @@
 """Element-wise statistics of the recogniser's 10 taps over N aligned faces (App. 1.1; SPEC section 4).
 
 µ_Ri, σ_Ri feed the IIB's standardisation and noise ε_i ~ N(µ, σ²); the share of faces on which each
-element is non-zero marks dead units. Streaming: per-batch float64 moments are merged into running ones
+element is non-zero marks dead units. The mean embedding lets training centre identity cosines
+(`ModelConfig.identity_centre`). Streaming: per-batch float64 moments are merged into running ones
 (Chan et al.'s parallel update), so memory depends on the tap shapes, never on N.
 """
 
@@ -35,6 +36,7 @@ class TapStatistics:
     recognizer: str
     resolution: int
     count: int
+    identity_mean: torch.Tensor | None = None  # mean embedding f(x) (D,); None in files made before it
 
 
 class RunningMoments:
@@ -72,16 +74,19 @@ def tap_statistics(batches: Iterable[torch.Tensor], recognizer: Recognizer, reso
                    recognizer_name: str) -> TapStatistics:
     """Streams aligned faces (B, 3, R, R) in [-1, 1] through the frozen recogniser's taps."""
     moments: list[RunningMoments] = []
+    identity = RunningMoments()
     for faces in batches:
-        _, taps = recognizer.features(faces)
+        z_id, taps = recognizer.features(faces)
         if not moments:
             moments = [RunningMoments() for _ in taps]
         for running, r in zip(moments, taps):
             running.update(r)
+        identity.update(z_id)
     if not moments:
         raise InfoswapError("calibration saw no faces")
     mean, std, active = zip(*(m.result() for m in moments))
-    return TapStatistics(list(mean), list(std), list(active), recognizer_name, resolution, moments[0].count)
+    return TapStatistics(list(mean), list(std), list(active), recognizer_name, resolution, moments[0].count,
+                         identity.result()[0])
 
 
 def calibrate_folder(data: Path, recognizer: Recognizer, recognizer_name: str, resolution: int, num: int,
@@ -109,6 +114,8 @@ def save_statistics(path: Path, stats: TapStatistics) -> None:
     tensors = {}
     for name, values in (("mean", stats.mean), ("std", stats.std), ("active", stats.active)):
         tensors.update({f"{name}.{i}": t.detach().cpu().contiguous() for i, t in enumerate(values)})
+    if stats.identity_mean is not None:
+        tensors["identity_mean"] = stats.identity_mean.detach().cpu().contiguous()
     metadata = {"format": FORMAT, "recognizer": stats.recognizer, "resolution": str(stats.resolution),
                 "count": str(stats.count), "taps": json.dumps([list(t.shape) for t in stats.mean])}
     atomic_write(Path(path), safetensors_bytes(tensors, metadata=metadata))
@@ -136,4 +143,5 @@ def load_statistics(path: Path, recognizer: str | None = None, resolution: int |
         raise InfoswapError(f"--stats {path}: made at resolution {made_at}, but this run uses {resolution}{fix}")
     m = len(json.loads(meta["taps"]))
     return TapStatistics([tensors[f"mean.{i}"] for i in range(m)], [tensors[f"std.{i}"] for i in range(m)],
-                         [tensors[f"active.{i}"] for i in range(m)], made_for, made_at, int(meta["count"]))
+                         [tensors[f"active.{i}"] for i in range(m)], made_for, made_at, int(meta["count"]),
+                         tensors.get("identity_mean"))

@@ -17,7 +17,7 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from infoswap.config import TrainConfig
+from infoswap.config import ModelConfig, TrainConfig
 from infoswap.errors import InfoswapError
 from infoswap.recognition.registry import load_recognizer
 from infoswap.train import checkpoint as ckpt
@@ -94,6 +94,9 @@ def _resume(trainer: Trainer, plan: RunPlan, log: RunLog) -> tuple[int, int]:
     if found is None:
         if plan.resumed:
             log.print(f"--resume: {plan.run_dir} has no complete checkpoint yet; starting at step 0")
+        if plan.cfg.init_from:
+            _initialise_from(trainer, Path(plan.cfg.init_from))
+            log.print(f"generator initialised from {plan.cfg.init_from}")
         return 0, 0
     groups, model_config, _ = ckpt.read_network_snapshot(found.network)
     if model_config != json.loads(json.dumps(asdict(plan.cfg.model_config()))):  # tuples read back as lists
@@ -103,6 +106,14 @@ def _resume(trainer: Trainer, plan: RunPlan, log: RunLog) -> tuple[int, int]:
         log.print(f"note: {note}")
     log.print(f"resumed from {found.network.name} at step {found.step}")
     return int(state["step"]), int(state["position"])
+
+
+def _initialise_from(trainer: Trainer, path: Path) -> None:
+    """--init-from: the snapshot's generator (and EMA) weights (`check` made sure the shapes match)."""
+    groups, _, _ = ckpt.read_network_snapshot(path)
+    trainer.model.load_state_dict(groups["model"])
+    if trainer.ema is not None:
+        trainer.ema.load_state_dict(groups.get("ema", groups["model"]))
 
 
 def _mean(records: list[dict[str, float]], process: Process) -> dict[str, float]:
@@ -124,7 +135,20 @@ def check(cfg: TrainConfig, resume: bool, explicit: set[str]) -> tuple[RunPlan, 
     index = index_faces(plan.cfg.data)
     if plan.cfg.stats:
         load_statistics(Path(plan.cfg.stats), plan.cfg.model_config().recognizer, plan.cfg.preset)
+    if plan.cfg.init_from:
+        _check_init_from(Path(plan.cfg.init_from), plan.cfg.model_config())
     return plan, index
+
+
+def _check_init_from(path: Path, model_cfg: ModelConfig) -> None:
+    """Refuses a missing snapshot, or one whose networks have another shape than this run's."""
+    if not path.is_file():
+        raise InfoswapError(f"--init-from {path}: no such file")
+    _, theirs, _ = ckpt.read_network_snapshot(path)
+    ours = json.loads(json.dumps(model_cfg.architecture()))  # tuples as lists, as the snapshot holds them
+    for key, value in ours.items():
+        if theirs.get(key) != value:
+            raise InfoswapError(f"--init-from {path}: made with {key} = {theirs.get(key)}, this run has {value}")
 
 
 def train(cfg: TrainConfig, resume: bool = False, explicit: set[str] = frozenset(), progress: bool = True) -> int:

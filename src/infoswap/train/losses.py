@@ -14,7 +14,7 @@ from torch import nn
 from torch.func import functional_call
 
 from infoswap.model.discriminator import discriminator_adversarial_loss, generator_adversarial_loss
-from infoswap.model.iib import recognition_loss
+from infoswap.model.iib import identity_cosine, recognition_loss
 
 if TYPE_CHECKING:
     from infoswap.config import ModelConfig
@@ -31,12 +31,16 @@ def call_frozen(module: nn.Module, *args: torch.Tensor) -> torch.Tensor:
 
 
 def icl_losses(
-    z_y: torch.Tensor, z_s: torch.Tensor, z_t: torch.Tensor, neg_against: str = "target"
+    z_y: torch.Tensor, z_s: torch.Tensor, z_t: torch.Tensor, neg_against: str = "target",
+    centre: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(L_pos, L_neg) of App. Alg. 1 lines 26–27; `neg_against` picks z̃_tid (ours) or z̃_sid (as printed)."""
-    pos = -F.cosine_similarity(z_y, z_s, dim=-1).mean()
+    """(L_pos, L_neg) of App. Alg. 1 lines 26–27; `neg_against` picks z̃_tid (ours) or z̃_sid (as printed).
+
+    `centre` (D,): cosines of the embeddings minus it (`ModelConfig.identity_centre`).
+    """
+    pos = -identity_cosine(z_y, z_s, centre).mean()
     other = z_t if neg_against == "target" else z_s
-    neg = (F.cosine_similarity(z_y, other, dim=-1) - F.cosine_similarity(z_s, z_t, dim=-1)).square().mean()
+    neg = (identity_cosine(z_y, other, centre) - identity_cosine(z_s, z_t, centre)).square().mean()
     return pos, neg
 
 
@@ -59,7 +63,8 @@ def cycle_loss(
 def total(terms: dict[str, torch.Tensor], cfg: ModelConfig) -> tuple[torch.Tensor, torch.Tensor]:
     """(L_IB, L_G_total): the only place the loss weights apply (App. Alg. 1 lines 29, 44; App. 1.1)."""
     ib = cfg.alpha * terms["info"] + cfg.beta * (terms["recog"] + terms["icl"])
-    return ib, ib + cfg.beta1 * terms["adv"] + cfg.beta2 * terms["per"] + cfg.beta3 * terms["cyc"]
+    g = ib + cfg.beta1 * terms["adv"] + cfg.beta2 * terms["per"] + cfg.beta3 * terms["cyc"]
+    return ib, g + cfg.beta_id * terms["id"]
 
 
 def generator_losses(
@@ -72,12 +77,13 @@ def generator_losses(
     leaves the adversarial term out (L_adv = 0), e.g. for a reconstruction-only warm-up.
     """
     batch = x_s.shape[0]
+    centre = model.identity_mean if model.cfg.identity_centre else None
     # (i)–(ii) f and the IIB on x_s ‖ x_t in one batch (lines 4–21).
     enc = model.encode(torch.cat([x_s, x_t]), generator=generator)
     taps_s, taps_t = zip(*(r.split(batch) for r in enc.taps))
     lam_s, lam_t = zip(*(lam.split(batch) for lam in enc.lambdas))
     z_s, z_t = enc.z_tilde.split(batch)
-    terms = {"info": enc.information, "recog": recognition_loss(enc.z_tilde, enc.z_id)}
+    terms = {"info": enc.information, "recog": recognition_loss(enc.z_tilde, enc.z_id, centre)}
 
     # (iii)–(iv) target attributes and the swap (lines 22–24); ε^s is kept for L_per.
     eps_s = model.noise(batch, generator)
@@ -86,8 +92,11 @@ def generator_losses(
 
     # (v) ICL on Y with Y's own readouts (lines 25–28).
     enc_y = model.encode(y, information=False, generator=generator)
-    terms["pos"], terms["neg"] = icl_losses(enc_y.z_tilde, z_s, z_t, model.cfg.icl_neg_against)
+    terms["pos"], terms["neg"] = icl_losses(enc_y.z_tilde, z_s, z_t, model.cfg.icl_neg_against, centre)
     terms["icl"] = terms["pos"] + terms["neg"]
+    # [ours] the whole recogniser's identity of Y against the source's (ModelConfig.beta_id); logged always.
+    z_id_s = enc.z_id[:batch]
+    terms["id"] = (1 - identity_cosine(enc_y.z_id, z_id_s, centre)).mean()
 
     # (vi) perceptual: Y's taps with the target's λ and the same ε^s, through dec (lines 30–36).
     attrs_y = model.decoder.attributes(model.attribute_maps(enc_y.taps, lam_t, eps_s), y)

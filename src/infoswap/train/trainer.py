@@ -29,6 +29,11 @@ DEAD_SHARE = 0.01  # an element non-zero on at most 1% of faces is a dead unit (
 
 def install_statistics(model: InfoSwap, stats: TapStatistics) -> None:
     model.iib.set_statistics(stats.mean, stats.std, [a > DEAD_SHARE for a in stats.active])
+    if model.cfg.identity_centre:
+        if stats.identity_mean is None:
+            raise InfoswapError("identity_centre needs the mean embedding, which these tap statistics lack "
+                                "(made by an older infoswap): recalibrate with `infoswap calibrate`")
+        model.identity_mean.copy_(stats.identity_mean)
 
 
 class LambdaProbe:
