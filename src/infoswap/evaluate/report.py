@@ -15,6 +15,16 @@ def _number(value: float | None, fmt: str, unit: str = "") -> str:
     return "n/a" if value is None else f"{value:{fmt}}{unit}"
 
 
+def _fid_kid_rows(report: dict) -> list[tuple[str, str]]:
+    """One row while FID/KID were not asked for; else FID, and KID with its spread over subsets."""
+    if "fid_kid_images" not in report:
+        return [("FID / KID", "not computed")]
+    images = report["fid_kid_images"]
+    kid = _number(report["kid"], ".5f") + ("" if report["kid_std"] is None else f" ± {report['kid_std']:.5f}")
+    return [("FID", _number(report["fid"], ".2f") + f"  ({images['swap']} swaps vs {images['target']} targets)"),
+            ("KID", kid)]
+
+
 def format_table(report: dict) -> str:
     """The means as an aligned two-column table, with the counts above and notes below."""
     chance = report["retrieval_chance"]
@@ -28,7 +38,7 @@ def format_table(report: dict) -> str:
         ("pose error", _number(report["pose_error"], ".2f", " deg")),
         ("expression error", _number(report["expression_error"], ".3f")),
         ("identity discriminability", _number(report["identity_discriminability"], ".3f", " AUC")),
-        ("FID / KID", "not computed"),
+        *_fid_kid_rows(report),
     ]
     width = max(len(name) for name, _ in rows)
     lines = [
