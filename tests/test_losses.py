@@ -136,6 +136,16 @@ def test_identity_term_is_off_by_default_and_moves_the_generator_when_weighted(s
     ib, without_id = total({**terms, "id": torch.zeros(())}, weighted)
     assert torch.allclose(terms["total"], without_id + terms["id"])
     assert _nonzero(_grads(terms["id"], aii))  # through Y into the AII
+
+
+def test_training_steps_keep_the_running_mean_of_a_centred_identity_input(setup):
+    model, D, x_s, x_t = setup
+    model.cfg = tiny_config(identity_input="centred")
+    centred = InfoSwap(model.cfg, model.recognizer)
+    centred.load_state_dict(model.state_dict(), strict=False)
+    for _ in range(2):
+        generator_losses(centred, D, x_s, x_t, generator=torch.Generator().manual_seed(0))
+    assert int(centred.aii.identity_batches) == 2 and centred.aii.identity_mean.abs().sum() > 0
     assert all(p.grad is None for p in model.recognizer.parameters())
 
 

@@ -161,3 +161,25 @@ def test_without_autograd_the_generator_overwrites_its_own_maps_with_the_same_va
         inference = model.swap(None, targets, z_src=z_src, noise=noise)
     assert torch.equal(in_place, recorded.detach()) and torch.equal(inference, in_place)
     assert torch.equal(targets, kept)  # inputs are never written
+
+
+def test_centred_identity_input_sees_who_the_source_is_not_the_common_part():
+    torch.manual_seed(0)
+    raw, centred = InfoSwap(tiny_config(), TinyRecognizer()), InfoSwap(tiny_config(identity_input="centred"),
+                                                                       TinyRecognizer())
+    assert not any("identity" in k for k in raw.state_dict())  # released layout: old weights files still load
+    assert {"aii.identity_mean", "aii.identity_batches"} <= set(centred.state_dict())  # ships with the weights
+    dim = centred.aii.identity_mean.numel()
+    common = torch.zeros(dim)
+    common[0] = 1.0
+    first, second = common + 0.05 * torch.randn(4, dim), common + 0.05 * torch.randn(4, dim)
+    raw.aii.observe_identity(first)  # a no-op for the released input
+    centred.aii.observe_identity(first)
+    centred.aii.observe_identity(second)
+    expected = (first.mean(0) + second.mean(0)) / 2  # a cumulative average over the first batches
+    assert torch.allclose(centred.aii.identity_mean, expected, atol=1e-6)
+    e = torch.zeros(1, dim)
+    e[0, 1] = 1.0
+    code = centred.aii.identity_code(expected + 0.01 * e)
+    assert torch.allclose(code, e, atol=1e-5)  # only the part that differs from the mean, at unit length
+    assert torch.equal(raw.aii.identity_code(first), first)

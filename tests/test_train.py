@@ -141,8 +141,9 @@ def test_init_from_starts_a_new_run_at_another_runs_weights(faces: Path, config:
     assert code == 0, err
     snapshot = ckpt.latest_complete(first).network
     start = ckpt.read_network_snapshot(snapshot)[0]["model"]
-    centred = tmp_path / "centred.json"  # other loss weights, same shapes: allowed
-    centred.write_text(json.dumps({**SETTINGS, "model": {**TINY, "identity_centre": True, "beta_id": 2.0}}))
+    centred = tmp_path / "centred.json"  # other loss weights and identity input, same shapes: allowed
+    centred.write_text(json.dumps({**SETTINGS, "model": {**TINY, "identity_centre": True, "beta_id": 2.0,
+                                                            "identity_input": "centred"}}))
     code, _, err = cli(capsys, monkeypatch, "train", "--config", centred, "--data", faces, "--run-dir", second,
                        "--max-steps", "1", "--lr", "1e-5", "--init-from", snapshot)
     assert code == 0, err

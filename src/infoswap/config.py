@@ -23,10 +23,10 @@ from infoswap.errors import InfoswapError
 PRESETS = (128, 256, 512, 1024)
 
 
-# ModelConfig fields that weigh or shape the losses only; a run may change them when it starts from
-# another run's weights (TrainConfig.init_from).
-LOSS_FIELDS = ("icl_neg_against", "per_detach_target", "alpha", "beta", "beta1", "beta2", "beta3",
-               "identity_centre", "beta_id")
+# ModelConfig fields a run may change when it starts from another run's weights (TrainConfig.init_from):
+# the loss settings, and identity_input (its running mean starts afresh; no weight changes shape).
+INIT_FREE_FIELDS = ("icl_neg_against", "per_detach_target", "alpha", "beta", "beta1", "beta2", "beta3",
+                    "identity_centre", "beta_id", "identity_input")
 
 
 @dataclass
@@ -62,6 +62,9 @@ class ModelConfig:
     # dlib's embeddings of different people sit in a narrow cone (cosine ≈ 0.83), so uncentred the ICL is
     # satisfied (L_pos ≈ −0.99) by a swap that keeps the target's identity (docs/training.md).
     identity_centre: bool = False
+    # [ours] What the AII's identity path sees: "raw" z̃_sid (as released) or "centred", normalise(z̃ − its
+    # running mean over training faces), so that who the source is is not a small part of a common vector.
+    identity_input: str = "raw"
     # [ours] Weight of L_id = 1 − cos(f(Y), f(x_s)), FaceShifter's identity loss on the whole recogniser;
     # 0 (default) is App. Alg. 1 as printed.
     beta_id: float = 0.0
@@ -101,14 +104,16 @@ class ModelConfig:
             raise InfoswapError(
                 f"ModelConfig.icl_neg_against must be 'target' or 'source', got {self.icl_neg_against!r}"
             )
+        if self.identity_input not in ("raw", "centred"):
+            raise InfoswapError(f"ModelConfig.identity_input must be 'raw' or 'centred', got {self.identity_input!r}")
         if self.beta_id < 0:
             raise InfoswapError(f"ModelConfig.beta_id must be ≥ 0, got {self.beta_id}")
         if self.iib_hidden < 1:
             raise InfoswapError(f"ModelConfig.iib_hidden must be ≥ 1, got {self.iib_hidden}")
 
     def architecture(self) -> dict:
-        """The fields that shape the networks, i.e. all but the loss settings: equal ones share weights files."""
-        return {k: v for k, v in asdict(self).items() if k not in LOSS_FIELDS}
+        """The fields whose change would make weights files unusable (all but INIT_FREE_FIELDS)."""
+        return {k: v for k, v in asdict(self).items() if k not in INIT_FREE_FIELDS}
 
     @classmethod
     def from_dict(cls, d: dict) -> ModelConfig:

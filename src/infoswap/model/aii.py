@@ -18,6 +18,7 @@ from infoswap.model.inplace import reusable
 
 SLOPE = 0.01  # LeakyReLU slope of the official AII blocks
 OUTPUT_GAIN = 0.1  # initial scale of the last level's RGB convs
+IDENTITY_MOMENTUM = 0.01  # running mean of z̃: a cumulative average for the first 100 batches, then this
 
 
 # SPEC section 6: out = (1 − M) ⊙ A + M ⊙ I with M = sigmoid(conv1×1([h, λ̃_j])).
@@ -76,8 +77,16 @@ class AIIBlock(nn.Module):
 class AII(nn.Module):
     """z̃ (B, D), f̃_j and λ̃_j (B, d_j, 4·2^j, 4·2^j) -> Y (B, 3, res, res) in (−1, 1)."""
 
-    def __init__(self, channels: tuple[int, ...], level_channels: tuple[int, ...], id_dim: int):
+    def __init__(self, channels: tuple[int, ...], level_channels: tuple[int, ...], id_dim: int,
+                 centred_identity: bool = False):
         super().__init__()
+        # [ours] ModelConfig.identity_input "centred": the AII sees normalise(z̃ − running mean of z̃). The
+        # compressed identities of different people can differ by a cosine of only ≈ 0.985 (the IIB keeps
+        # little), and that common part would otherwise drown who the source is.
+        self.centred_identity = centred_identity
+        if centred_identity:
+            self.register_buffer("identity_mean", torch.zeros(id_dim))
+            self.register_buffer("identity_batches", torch.zeros((), dtype=torch.long))
         self.start = nn.ConvTranspose2d(id_dim, channels[0], 4)
         cins = (channels[0],) + tuple(channels[:-1])
         self.blocks = nn.ModuleList(
@@ -93,11 +102,26 @@ class AII(nn.Module):
                 if conv is not None:
                     conv.weight.mul_(OUTPUT_GAIN)
 
+    @torch.no_grad()
+    def observe_identity(self, z_id: torch.Tensor) -> None:
+        """Training: folds a batch of the faces' z̃ (B, D) into the running mean (no-op unless centred)."""
+        if self.centred_identity:
+            self.identity_batches += 1
+            rate = max(1.0 / int(self.identity_batches), IDENTITY_MOMENTUM)
+            self.identity_mean.lerp_(z_id.mean(0).to(self.identity_mean.dtype), rate)
+
+    def identity_code(self, z_id: torch.Tensor) -> torch.Tensor:
+        """What the integration layers see of z̃ (B, D): z̃ itself, or normalise(z̃ − running mean)."""
+        if not self.centred_identity:
+            return z_id
+        return F.normalize(z_id - self.identity_mean.to(z_id.dtype), dim=-1)
+
     def forward(
         self, z_id: torch.Tensor, attrs: Iterable[torch.Tensor], lambdas: Iterable[torch.Tensor]
     ) -> torch.Tensor:
         """`attrs` and `lambdas` are read level by level, coarse to fine: lists, or iterators that let each
         level's maps go once used."""
+        z_id = self.identity_code(z_id)
         h = self.start(z_id[:, :, None, None])
         for j, (block, attr, lam) in enumerate(zip(self.blocks, attrs, lambdas, strict=True)):
             if j > 0:

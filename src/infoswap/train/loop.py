@@ -111,9 +111,11 @@ def _resume(trainer: Trainer, plan: RunPlan, log: RunLog) -> tuple[int, int]:
 def _initialise_from(trainer: Trainer, path: Path) -> None:
     """--init-from: the snapshot's generator (and EMA) weights (`check` made sure the shapes match)."""
     groups, _, _ = ckpt.read_network_snapshot(path)
-    trainer.model.load_state_dict(groups["model"])
-    if trainer.ema is not None:
-        trainer.ema.load_state_dict(groups.get("ema", groups["model"]))
+    for module, group in ((trainer.model, "model"), (trainer.ema, "ema")):
+        if module is not None:
+            own = module.state_dict()  # keeps buffers the snapshot lacks (a centred AII's running mean)
+            own.update({k: v for k, v in groups.get(group, groups["model"]).items() if k in own})
+            module.load_state_dict(own)
 
 
 def _mean(records: list[dict[str, float]], process: Process) -> dict[str, float]:

@@ -83,6 +83,7 @@ def generator_losses(
     taps_s, taps_t = zip(*(r.split(batch) for r in enc.taps))
     lam_s, lam_t = zip(*(lam.split(batch) for lam in enc.lambdas))
     z_s, z_t = enc.z_tilde.split(batch)
+    model.aii.observe_identity(enc.z_tilde)
     terms = {"info": enc.information, "recog": recognition_loss(enc.z_tilde, enc.z_id, centre)}
 
     # (iii)–(iv) target attributes and the swap (lines 22–24); ε^s is kept for L_per.
