@@ -201,6 +201,9 @@ def test_convert_copies_pytorch_fids_file(network, tmp_path):
     assert "inception" in help_text and "pytorch-fid" in help_text
     wrong = CliRunner().invoke(app, ["convert", str(out), "--arch", "vgg", "--out", str(tmp_path / "x.st")])
     assert isinstance(wrong.exception, InfoswapError) and "inception" in str(wrong.exception)
+    as_recogniser = CliRunner().invoke(app, ["convert", str(tmp_path / "pt_inception-2015-12-05-6726825d.pth"),
+                                             "--arch", "irse50", "--out", str(tmp_path / "r.safetensors")])
+    assert "use --arch inception" in str(as_recogniser.exception)
 
 
 @pytest.fixture(scope="module")

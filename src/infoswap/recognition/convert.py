@@ -26,6 +26,9 @@ from infoswap.weights.tfjs import TfjsTensor
 WRAPPERS = ("state_dict_backbone", "state_dict", "model")
 
 
+INCEPTION_KEY = "Mixed_7c.branch_pool.conv.weight"  # in every Inception-v3 state dict, never in a recogniser's
+
+
 def read_torch_state(path: Path) -> dict[str, torch.Tensor]:
     """The tensors of a .pth state_dict (raw or wrapped, 'module.' prefix stripped), read without pickle code."""
     if not path.is_file():
@@ -55,6 +58,9 @@ def convert_checkpoint(source: Path, arch: str, out: Path) -> dict[str, str]:
     if out.exists() and out.resolve() == source.resolve():
         raise InfoswapError(f"--out {out} is the checkpoint itself; choose another file")
     state = read_torch_state(source)
+    if INCEPTION_KEY in state:
+        raise InfoswapError(f"{source} is an Inception-v3 (pytorch-fid's FID network), not a recogniser; "
+                            "use --arch inception")
     other = arch_of(state)
     if other is not None and other != arch:
         raise InfoswapError(f"{source} has the {other} layout ({HEAD_WEIGHT[other]}); use --arch {other}")
