@@ -183,3 +183,32 @@ def test_centred_identity_input_sees_who_the_source_is_not_the_common_part():
     code = centred.aii.identity_code(expected + 0.01 * e)
     assert torch.allclose(code, e, atol=1e-5)  # only the part that differs from the mean, at unit length
     assert torch.equal(raw.aii.identity_code(first), first)
+
+
+def test_light_decoder_skips_the_dear_convs_and_keeps_every_levels_shape():
+    """512-px wiring (IR-SE-50 taps), narrow: the finest level is the one below enlarged, and λ̃ never runs
+    the expanding path's convs, which at full size cost most of the decoder."""
+    torch.manual_seed(0)
+    widths = (8, 8, 8, 8, 8, 4, 4, 4)
+    dec, full = Decoder(IRSE_TAPS, widths, light=True), Decoder(IRSE_TAPS, widths)
+    assert len(dec.refine) == len(full.refine) - 1 and len(dec.lambda_up) == 2  # 256 and 512 px from 128
+    g = torch.Generator().manual_seed(0)
+    feats = [torch.randn(1, *s, generator=g) for s in IRSE_TAPS[1:]]
+    lambdas = [torch.rand(1, *s, generator=g) for s in IRSE_TAPS]
+    image = torch.rand(1, 3, 512, 512, generator=g)
+    expanding = [*dec.up, *dec.refine]
+    calls = []
+    for conv in expanding:
+        conv.register_forward_hook(lambda *_: calls.append(1))
+    with torch.no_grad():
+        controls = dec.controllers(lambdas)
+        assert not calls  # λ̃ from the laterals alone
+        attrs = dec.attributes(feats, image)
+    assert [a.shape for a in attrs] == [c.shape for c in controls] == [(1, w, 4 << j, 4 << j)
+                                                                       for j, w in enumerate(widths)]
+    enlarged = torch.nn.functional.interpolate(attrs[-2], scale_factor=2.0, mode="bilinear", align_corners=False)
+    assert torch.equal(attrs[-1], enlarged)
+    with pytest.raises(ValueError, match="widths must match"):
+        Decoder(IRSE_TAPS, (8, 8, 8, 8, 8, 4, 4, 2), light=True)
+    assert preset(512).light_decoder and preset(1024).light_decoder
+    assert not preset(128).light_decoder and not preset(256).light_decoder  # the demo checkpoint's wiring

@@ -10,7 +10,9 @@ Width choice. 512 and 1024 use the official release's widths: AII outputs 1024, 
 64, (64,) 3 and decoded features of 1024 … 64 channels (the official 2048 at 8 px, a concatenation of two
 1024 maps, becomes one 1024 map here), IIB readouts 768 wide. 256 and 128 exist for CPU training, tests and
 demos: a quarter of the official width at the coarse levels (256 channels), halving per level from 16 px
-down to 32; IIB readouts 256 / 128 wide (bench/model.py has the parameter counts and timings).
+down to 32; IIB readouts 256 / 128 wide (bench/model.py has the parameter counts and timings). 512 and 1024
+also take the official decoder's shortcuts (`light_decoder`): no convs at full resolution, λ̃ from the
+laterals alone.
 """
 
 from __future__ import annotations
@@ -43,6 +45,9 @@ class ModelConfig:
     recognizer: str = "dlib"
     # Hidden width of the IIB's 1×1 readouts (official 768).
     iib_hidden: int = 768
+    # Official-release shortcuts where full resolution makes the decoder's convs dear (512, 1024): the finest
+    # level is the one below enlarged, λ̃ skips the expanding path (model/decoder.py).
+    light_decoder: bool = False
     # Gaussian smoothing of λ (App. 1.2: kernel 1, σ 0.25; kernel 1 is the identity).
     smooth_kernel: int = 1
     smooth_sigma: float = 0.25
@@ -108,6 +113,9 @@ class ModelConfig:
             raise InfoswapError(f"ModelConfig.identity_input must be 'raw' or 'centred', got {self.identity_input!r}")
         if self.beta_id < 0:
             raise InfoswapError(f"ModelConfig.beta_id must be ≥ 0, got {self.beta_id}")
+        if self.light_decoder and self.decoder_channels[-1] != self.decoder_channels[-2]:
+            raise InfoswapError(f"ModelConfig.light_decoder enlarges the level below the finest, so the last two "
+                                f"decoder_channels must be equal, got {self.decoder_channels}")
         if self.iib_hidden < 1:
             raise InfoswapError(f"ModelConfig.iib_hidden must be ≥ 1, got {self.iib_hidden}")
 
@@ -151,7 +159,8 @@ def preset(resolution: int) -> ModelConfig:
     disc = [min(32 << j, 512 if resolution >= 512 else 256) for j in range(levels)]
     if resolution == 1024:
         disc = [16] + disc[:-1]
-    return ModelConfig(resolution, tuple(channels), tuple(decoder), tuple(disc), iib_hidden=hidden)
+    return ModelConfig(resolution, tuple(channels), tuple(decoder), tuple(disc), iib_hidden=hidden,
+                       light_decoder=resolution >= 512)
 
 
 # TrainConfig field annotation -> accepted Python types (JSON gives lists for tuples, ints for floats).

@@ -16,6 +16,12 @@ adversarial gradients (measured on a narrow 128 px model at lr 1e-3).
 Target image: Conv4×4/2/1 of the image joins level L−2 (res/2: 256 px at 512, as in App. 1.2) and replaces
 tap 1's map in the feature pass (App. 1.2: "we replace the first pre-trained feature"); the controller pass
 keeps λ_1. Both passes run the same modules (shared weights), so f̃_j and λ̃_j have the same width.
+
+`light` (ModelConfig.light_decoder; the 512 and 1024 presets) follows the official release where full
+resolution makes the convs dear: the finest level is the bilinear ×2 of the level below (no convs at
+res px), and λ̃ comes from the laterals alone, without the expanding path: levels finer than the finest
+lateral get the map below projected (1×1, at the coarser size) and bilinearly enlarged. At 512 px with
+IR-SE-50 this takes the decoder from 112 to about 38 GMAC per face (bench/official_reference.py).
 """
 
 from __future__ import annotations
@@ -47,20 +53,30 @@ def _conv(cin: int, cout: int, kernel: int, stride: int = 1, padding: int | None
 class Decoder(nn.Module):
     """(taps 2…10 maps + target image) or (10 controllers) -> one (B, d_j, s_j, s_j) map per level."""
 
-    def __init__(self, tap_shapes: list[tuple[int, int, int]], level_channels: tuple[int, ...]):
+    def __init__(self, tap_shapes: list[tuple[int, int, int]], level_channels: tuple[int, ...], light: bool = False):
         super().__init__()
         sizes = [h for _, h, _ in tap_shapes]
         if any(a < b for a, b in zip(sizes, sizes[1:])):
             raise ValueError(f"taps must go from fine to coarse, got sizes {sizes}")
         widths = list(level_channels)
+        if light and widths[-1] != widths[-2]:
+            raise ValueError(f"a light decoder enlarges level L−2 to L−1, so their widths must match, got {widths}")
+        self.light = light
         self.levels = len(widths)
         self.tap_level = tap_levels(tap_shapes, self.levels)
         self.bottom = min(self.tap_level[1:])  # coarsest level reached by taps both passes see
         self.laterals = nn.ModuleList(_conv(c, widths[j], 1) for (c, _, _), j in zip(tap_shapes, self.tap_level))
         self.image = _conv(3, widths[-2], 4, stride=2, padding=1)
         self.down = nn.ModuleList(_conv(widths[j + 1], widths[j], 3, stride=2) for j in range(self.bottom))
-        self.up = nn.ModuleList(_conv(widths[j - 1], widths[j], 3) for j in range(1, self.levels))
-        self.refine = nn.ModuleList(_conv(w, w, 3) for w in widths)
+        convolved = self.levels - 1 if light else self.levels  # levels with an up and a refine conv
+        self.up = nn.ModuleList(_conv(widths[j - 1], widths[j], 3) for j in range(1, convolved))
+        self.refine = nn.ModuleList(_conv(w, w, 3) for w in widths[:convolved])
+        if light:  # λ̃ above the finest lateral: 1×1 projections of the level below
+            top = max(self.tap_level)
+            if top >= self.levels - 1 or not set(range(self.bottom, top + 1)) <= set(self.tap_level):
+                raise ValueError(f"a light decoder needs taps on every level from {self.bottom} up to one below "
+                                 f"the finest; they land on levels {sorted(set(self.tap_level))}")
+            self.lambda_up = nn.ModuleList(_conv(widths[j - 1], widths[j], 1) for j in range(top + 1, self.levels))
 
     def attributes(self, feats: list[torch.Tensor], image: torch.Tensor) -> list[torch.Tensor]:
         """f̃_j from the attribute maps of taps 2 … 10 and the target image (B, 3, res, res)."""
@@ -74,7 +90,14 @@ class Decoder(nn.Module):
         """λ̃_j from the 10 controllers λ_1 … λ_10, through the same modules."""
         if len(lambdas) != len(self.laterals):
             raise ValueError(f"expected {len(self.laterals)} controllers, got {len(lambdas)}")
-        return self._expand(self._skips(lambdas, first=0))
+        skips = self._skips(lambdas, first=0)
+        if not self.light:
+            return self._expand(skips)
+        inplace = not torch.is_grad_enabled()
+        out = [F.leaky_relu(F.group_norm(skips[j], 1), SLOPE, inplace) for j in sorted(skips)]
+        for project in self.lambda_up:  # 1×1 conv and bilinear resizing commute: project, then enlarge
+            out.append(_double(project(out[-1])))
+        return out
 
     def _skips(self, maps: list[torch.Tensor], first: int) -> dict[int, torch.Tensor]:
         skips: dict[int, torch.Tensor] = {}
@@ -93,14 +116,19 @@ class Decoder(nn.Module):
         """Consumes `skips` (its maps are overwritten when no graph is recorded, model/inplace.py)."""
         inplace = not torch.is_grad_enabled()
         out: list[torch.Tensor] = []
-        for j in range(self.levels):
+        for j in range(len(self.refine)):
             x = skips.pop(j, None)
             if j > 0:
-                up = F.interpolate(out[-1], scale_factor=2.0, mode="bilinear", align_corners=False)
-                x = _add(x, self.up[j - 1](up))
+                x = _add(x, self.up[j - 1](_double(out[-1])))
             h = self.refine[j](F.leaky_relu(x, SLOPE, inplace))
             out.append(F.leaky_relu(F.group_norm(h, 1), SLOPE, inplace))
+        if self.light:  # the finest level: the one below, enlarged (official release)
+            out.append(_double(out[-1]))
         return out
+
+
+def _double(x: torch.Tensor) -> torch.Tensor:
+    return F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
 
 
 def _add(a: torch.Tensor | None, b: torch.Tensor) -> torch.Tensor:

@@ -67,7 +67,7 @@ class InfoSwap(nn.Module):
         if len(self.tap_shapes) != 10:
             raise ValueError(f"recogniser {recognizer.name!r} has {len(self.tap_shapes)} taps; InfoSwap uses 10")
         self.iib = IIB(self.tap_shapes, cfg.iib_hidden, cfg.smooth_kernel, cfg.smooth_sigma)
-        self.decoder = Decoder(self.tap_shapes, cfg.decoder_channels)
+        self.decoder = Decoder(self.tap_shapes, cfg.decoder_channels, light=cfg.light_decoder)
         self.aii = AII(cfg.channels, cfg.decoder_channels, recognizer.embedding_dim,
                        centred_identity=cfg.identity_input == "centred")
         # Mean embedding over the calibration faces, for centred identity cosines in training only; not
