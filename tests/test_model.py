@@ -28,8 +28,11 @@ def _check_swap_shapes(model: InfoSwap, D: Discriminator, res: int, batch: int, 
     feats = model.attribute_maps(enc.taps, enc.lambdas, model.noise(batch))
     attrs, controls = model.decode(feats, enc.lambdas, x)
     for j, (a, c) in enumerate(zip(attrs, controls)):
-        size = 4 << j
-        assert a.shape == c.shape == (batch, model.cfg.decoder_channels[j], size, size)
+        size = 4 << j  # a light decoder hands its enlarged levels over smaller (model/decoder.py)
+        assert a.shape[:2] == c.shape[:2] == (batch, model.cfg.decoder_channels[j])
+        light = model.cfg.light_decoder
+        assert a.shape[-1] == size or (light and j == len(attrs) - 1 and a.shape[-1] == size // 2)
+        assert c.shape[-1] == size or (light and c.shape[-1] < size)
     y = model.aii(enc.z_tilde, attrs, controls)
     assert y.shape == (batch, 3, res, res)
     assert D(y).shape == (batch,)
@@ -125,6 +128,16 @@ def test_decoder_extends_below_the_coarsest_tap_and_takes_the_image_at_half_reso
         dec.attributes(feats + feats[:1], image)
 
 
+def test_integration_layer_enlarges_the_projections_of_smaller_maps_to_the_same_values():
+    torch.manual_seed(0)
+    layer = IntegrationLayer(channels=4, attr_channels=3, lambda_channels=2, id_dim=5)
+    h, z = torch.randn(2, 4, 16, 16), torch.randn(2, 5)
+    attr, lam = torch.randn(2, 3, 8, 8), torch.rand(2, 2, 4, 4)
+    enlarge = lambda x: torch.nn.functional.interpolate(x, size=(16, 16), mode="bilinear", align_corners=False)
+    with torch.no_grad():
+        assert torch.allclose(layer(h, attr, lam, z), layer(h, enlarge(attr), enlarge(lam), z), atol=1e-5)
+
+
 def test_integration_gate_selects_identity_or_attributes():
     torch.manual_seed(0)
     layer = IntegrationLayer(channels=4, attr_channels=3, lambda_channels=2, id_dim=5)
@@ -204,10 +217,11 @@ def test_light_decoder_skips_the_dear_convs_and_keeps_every_levels_shape():
         controls = dec.controllers(lambdas)
         assert not calls  # λ̃ from the laterals alone
         attrs = dec.attributes(feats, image)
-    assert [a.shape for a in attrs] == [c.shape for c in controls] == [(1, w, 4 << j, 4 << j)
-                                                                       for j, w in enumerate(widths)]
-    enlarged = torch.nn.functional.interpolate(attrs[-2], scale_factor=2.0, mode="bilinear", align_corners=False)
-    assert torch.equal(attrs[-1], enlarged)
+    # Levels the light decoder does not compute come unenlarged: f̃ at 512 is the 256 px map itself, λ̃ at
+    # 256 and 512 px stays at the finest lateral's 128 px; the AII enlarges its projections of them.
+    assert [a.shape for a in attrs] == [(1, w, 4 << min(j, 6), 4 << min(j, 6)) for j, w in enumerate(widths)]
+    assert [c.shape for c in controls] == [(1, w, 4 << min(j, 5), 4 << min(j, 5)) for j, w in enumerate(widths)]
+    assert attrs[-1] is attrs[-2]
     with pytest.raises(ValueError, match="widths must match"):
         Decoder(IRSE_TAPS, (8, 8, 8, 8, 8, 4, 4, 2), light=True)
     assert preset(512).light_decoder and preset(1024).light_decoder

@@ -36,17 +36,27 @@ class IntegrationLayer(nn.Module):
         self.gate = nn.Conv2d(channels + lambda_channels, 1, 1)
 
     def forward(self, h: torch.Tensor, attr: torch.Tensor, lam: torch.Tensor, z_id: torch.Tensor) -> torch.Tensor:
+        """attr and lam may be smaller than h (a light decoder's enlarged levels): their 1×1 projections
+        are enlarged instead, the same values (a 1×1 conv and bilinear resizing commute) for less memory."""
         h = self.norm(h)
+        size = h.shape[-2:]
         # Without autograd, A and I overwrite the attribute convs' outputs (model/inplace.py). The order of
         # the ops stays as trained: it sets the summation order of h's gradient.
-        shift, scale = self.attr_shift(attr), self.attr_scale(attr)
+        shift, scale = _fit(self.attr_shift(attr), size), _fit(self.attr_scale(attr), size)
         a = torch.addcmul(shift, scale, h, out=reusable(shift))
         i = torch.addcmul(self.id_shift(z_id)[:, :, None, None], self.id_scale(z_id)[:, :, None, None], h,
                           out=reusable(scale))
         # conv1×1([h, λ̃]) as two convs on the weight's halves: the same map without the concatenated copy
         w, c = self.gate.weight, h.shape[1]
-        m = torch.sigmoid(F.conv2d(h, w[:, :c], self.gate.bias) + F.conv2d(lam, w[:, c:]))
+        m = torch.sigmoid(F.conv2d(h, w[:, :c], self.gate.bias) + _fit(F.conv2d(lam, w[:, c:]), size))
         return torch.lerp(a, i, m, out=reusable(a))  # (1 − M) ⊙ A + M ⊙ I
+
+
+def _fit(x: torch.Tensor, size: torch.Size) -> torch.Tensor:
+    """x (B, C, h, w) bilinearly resized to `size` (H, W) when it differs."""
+    if x.shape[-2:] == size:
+        return x
+    return F.interpolate(x, size=tuple(size), mode="bilinear", align_corners=False)
 
 
 # SPEC section 6 / App. Alg. 1 line 24: one AII level T_θj, a residual block of two integration layers.

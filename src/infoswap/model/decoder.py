@@ -20,8 +20,10 @@ keeps λ_1. Both passes run the same modules (shared weights), so f̃_j and λ̃
 `light` (ModelConfig.light_decoder; the 512 and 1024 presets) follows the official release where full
 resolution makes the convs dear: the finest level is the bilinear ×2 of the level below (no convs at
 res px), and λ̃ comes from the laterals alone, without the expanding path: levels finer than the finest
-lateral get the map below projected (1×1, at the coarser size) and bilinearly enlarged. At 512 px with
-IR-SE-50 this takes the decoder from 112 to about 38 GMAC per face (bench/official_reference.py).
+lateral get the map below projected (1×1). Those levels are handed over unenlarged, smaller than their
+level (the finest f̃ is level L−2's map itself; λ̃ stays at the finest lateral's size): the AII enlarges
+its 1×1 projections of them instead (aii.py), which at 512 px saves three 64 MiB maps. With IR-SE-50 at
+512 px this takes the decoder from 112 to about 38 GMAC per face (bench/official_reference.py).
 """
 
 from __future__ import annotations
@@ -95,8 +97,8 @@ class Decoder(nn.Module):
             return self._expand(skips)
         inplace = not torch.is_grad_enabled()
         out = [F.leaky_relu(F.group_norm(skips[j], 1), SLOPE, inplace) for j in sorted(skips)]
-        for project in self.lambda_up:  # 1×1 conv and bilinear resizing commute: project, then enlarge
-            out.append(_double(project(out[-1])))
+        for project in self.lambda_up:  # at the finest lateral's size; the AII enlarges what it makes of them
+            out.append(project(out[-1]))
         return out
 
     def _skips(self, maps: list[torch.Tensor], first: int) -> dict[int, torch.Tensor]:
@@ -119,16 +121,13 @@ class Decoder(nn.Module):
         for j in range(len(self.refine)):
             x = skips.pop(j, None)
             if j > 0:
-                x = _add(x, self.up[j - 1](_double(out[-1])))
+                up = F.interpolate(out[-1], scale_factor=2.0, mode="bilinear", align_corners=False)
+                x = _add(x, self.up[j - 1](up))
             h = self.refine[j](F.leaky_relu(x, SLOPE, inplace))
             out.append(F.leaky_relu(F.group_norm(h, 1), SLOPE, inplace))
-        if self.light:  # the finest level: the one below, enlarged (official release)
-            out.append(_double(out[-1]))
+        if self.light:  # the finest level: the one below, which the AII enlarges (official release)
+            out.append(out[-1])
         return out
-
-
-def _double(x: torch.Tensor) -> torch.Tensor:
-    return F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
 
 
 def _add(a: torch.Tensor | None, b: torch.Tensor) -> torch.Tensor:
