@@ -161,6 +161,37 @@ def test_init_from_starts_a_new_run_at_another_runs_weights(faces: Path, config:
     assert not other.exists()  # refused before anything was written
 
 
+def test_runs_saved_before_newer_model_fields_resume_and_seed_new_runs(faces: Path, config: Path, tmp_path: Path,
+                                                                       capsys, monkeypatch) -> None:
+    """A checkpoint whose config lacks fields added later (they take their defaults) is the same model."""
+    old, fresh = tmp_path / "old", tmp_path / "fresh"
+    code, _, err = cli(capsys, monkeypatch, "train", "--config", config, "--data", faces, "--run-dir", old,
+                       "--max-steps", "1")
+    assert code == 0, err
+    found = ckpt.latest_complete(old)
+    groups, model_cfg, meta = ckpt.read_network_snapshot(found.network)
+    for newer in ("light_decoder", "identity_input", "identity_centre", "beta_id"):
+        del model_cfg[newer]
+    ckpt.write_network_snapshot(found.network, groups, model_cfg, {k: v for k, v in meta.items()
+                                                                  if k not in ("format", "groups", "config")})
+    marker = old / ckpt.marker_name(found.step)
+    record = json.loads(marker.read_text())
+    record["network"]["sha256"] = hashlib.sha256(found.network.read_bytes()).hexdigest()
+    marker.write_text(json.dumps(record))
+    code, _, err = cli(capsys, monkeypatch, "train", "--data", faces, "--run-dir", old, "--max-steps", "2",
+                       "--resume")
+    assert code == 0 and "resumed from" in (old / "log.txt").read_text(), err
+    seed = tmp_path / "seed.safetensors"
+    seed.write_bytes(found.network.read_bytes())
+    code, _, err = cli(capsys, monkeypatch, "train", "--config", config, "--data", faces, "--run-dir", fresh,
+                       "--max-steps", "1", "--init-from", seed)
+    assert code == 0, err
+    seed.unlink()  # a resumed run has its own weights: the snapshot it started from is not needed any more
+    code, _, err = cli(capsys, monkeypatch, "train", "--data", faces, "--run-dir", fresh, "--max-steps", "2",
+                       "--resume")
+    assert code == 0, err
+
+
 def _train(run: Path, config: Path, faces: Path, steps: int, *extra: str) -> subprocess.Popen:
     args = [sys.executable, "-m", "infoswap", "train", "--config", str(config), "--data", str(faces),
             "--run-dir", str(run), "--max-steps", str(steps), "--snapshot-every", "2", "--sample-every", "100",

@@ -99,7 +99,7 @@ def _resume(trainer: Trainer, plan: RunPlan, log: RunLog) -> tuple[int, int]:
             log.print(f"generator initialised from {plan.cfg.init_from}")
         return 0, 0
     groups, model_config, _ = ckpt.read_network_snapshot(found.network)
-    if model_config != json.loads(json.dumps(asdict(plan.cfg.model_config()))):  # tuples read back as lists
+    if ModelConfig.from_dict(model_config) != plan.cfg.model_config():  # fields added since take their defaults
         raise InfoswapError(f"--resume: {found.network} was made by another model configuration")
     state = ckpt.read_training_state(found.state)
     for note in trainer.load(groups, state):
@@ -137,7 +137,7 @@ def check(cfg: TrainConfig, resume: bool, explicit: set[str]) -> tuple[RunPlan, 
     index = index_faces(plan.cfg.data)
     if plan.cfg.stats:
         load_statistics(Path(plan.cfg.stats), plan.cfg.model_config().recognizer, plan.cfg.preset)
-    if plan.cfg.init_from:
+    if plan.cfg.init_from and plan.checkpoint is None:  # a resumed run has its own weights
         _check_init_from(Path(plan.cfg.init_from), plan.cfg.model_config())
     return plan, index
 
@@ -146,11 +146,10 @@ def _check_init_from(path: Path, model_cfg: ModelConfig) -> None:
     """Refuses a missing snapshot, or one whose networks have another shape than this run's."""
     if not path.is_file():
         raise InfoswapError(f"--init-from {path}: no such file")
-    _, theirs, _ = ckpt.read_network_snapshot(path)
-    ours = json.loads(json.dumps(model_cfg.architecture()))  # tuples as lists, as the snapshot holds them
-    for key, value in ours.items():
-        if theirs.get(key) != value:
-            raise InfoswapError(f"--init-from {path}: made with {key} = {theirs.get(key)}, this run has {value}")
+    theirs = ModelConfig.from_dict(ckpt.read_network_snapshot(path)[1]).architecture()
+    for key, value in model_cfg.architecture().items():
+        if theirs[key] != value:
+            raise InfoswapError(f"--init-from {path}: made with {key} = {theirs[key]}, this run has {value}")
 
 
 def train(cfg: TrainConfig, resume: bool = False, explicit: set[str] = frozenset(), progress: bool = True) -> int:
