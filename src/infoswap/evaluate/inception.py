@@ -159,7 +159,10 @@ class MixedE(nn.Module):
 
 
 def resize_to_input(x: torch.Tensor) -> torch.Tensor:
-    """(B, 3, H, W) -> (B, 3, 299, 299), bilinear without antialiasing, as pytorch-fid resizes."""
+    """(B, 3, H, W) -> (B, 3, 299, 299), bilinear without antialiasing, as pytorch-fid resizes; a batch
+    already at 299 (fidkid resizes each image before batching them) is returned as it is."""
+    if x.shape[-2:] == (INPUT_SIZE, INPUT_SIZE):
+        return x
     return F.interpolate(x, size=(INPUT_SIZE, INPUT_SIZE), mode="bilinear", align_corners=False)
 
 

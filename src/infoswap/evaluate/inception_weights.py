@@ -12,14 +12,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from infoswap.errors import InfoswapError
 from infoswap.evaluate.inception import FIDInception
 from infoswap.recognition.irse50 import fill_batch_counters
-from infoswap.weights.store import load_into, load_state, require_finite, save_state, sha256_of
-from infoswap.weights.tfjs import TfjsTensor
+from infoswap.weights.store import load_into, load_state, require_finite
 
 ARCH = "inception"
 PYTORCH_FID_FILE = "pt_inception-2015-12-05-6726825d.pth"
@@ -56,12 +54,8 @@ def load_inception(path: Path) -> FIDInception:
 
 def convert_inception(source: Path, out: Path) -> dict[str, str]:
     """Reads pytorch-fid's .pth, checks it fits FIDInception, writes `out` (float32); returns the metadata."""
-    from infoswap.recognition.convert import read_torch_state
+    from infoswap.recognition.convert import read_convertible, write_converted
 
-    if out.exists() and out.resolve() == source.resolve():
-        raise InfoswapError(f"--out {out} is the checkpoint itself; choose another file")
-    state = _network_tensors(read_torch_state(source))
+    state = _network_tensors(read_convertible(source, out))
     _fitted(state, str(source))
-    metadata = {"arch": "fid-inception-v3-2015-12-05", "source": source.name, "source_sha256": sha256_of(source)}
-    save_state(out, {k: TfjsTensor(np.ascontiguousarray(v.numpy())) for k, v in state.items()}, metadata)
-    return metadata
+    return write_converted(out, state, source, {"arch": "fid-inception-v3-2015-12-05"})

@@ -95,8 +95,7 @@ class Decoder(nn.Module):
         skips = self._skips(lambdas, first=0)
         if not self.light:
             return self._expand(skips)
-        inplace = not torch.is_grad_enabled()
-        out = [F.leaky_relu(F.group_norm(skips[j], 1), SLOPE, inplace) for j in sorted(skips)]
+        out = [_normalised(skips[j]) for j in sorted(skips)]
         for project in self.lambda_up:  # at the finest lateral's size; the AII enlarges what it makes of them
             out.append(project(out[-1]))
         return out
@@ -123,11 +122,15 @@ class Decoder(nn.Module):
             if j > 0:
                 up = F.interpolate(out[-1], scale_factor=2.0, mode="bilinear", align_corners=False)
                 x = _add(x, self.up[j - 1](up))
-            h = self.refine[j](F.leaky_relu(x, SLOPE, inplace))
-            out.append(F.leaky_relu(F.group_norm(h, 1), SLOPE, inplace))
+            out.append(_normalised(self.refine[j](F.leaky_relu(x, SLOPE, inplace))))
         if self.light:  # the finest level: the one below, which the AII enlarges (official release)
             out.append(out[-1])
         return out
+
+
+def _normalised(x: torch.Tensor) -> torch.Tensor:
+    """A decoded map: each sample's map at zero mean and unit variance over (C, H, W) [ours], then LeakyReLU."""
+    return F.leaky_relu(F.group_norm(x, 1), SLOPE, inplace=not torch.is_grad_enabled())
 
 
 def _add(a: torch.Tensor | None, b: torch.Tensor) -> torch.Tensor:

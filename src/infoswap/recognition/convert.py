@@ -55,9 +55,7 @@ def convert_checkpoint(source: Path, arch: str, out: Path) -> dict[str, str]:
     """Reads `source`, checks it loads strictly into `arch`, writes `out` atomically; returns the metadata."""
     if arch not in ARCHS:
         raise InfoswapError(f"--arch must be one of {sorted(ARCHS)}, got {arch!r}")
-    if out.exists() and out.resolve() == source.resolve():
-        raise InfoswapError(f"--out {out} is the checkpoint itself; choose another file")
-    state = read_torch_state(source)
+    state = read_convertible(source, out)
     if INCEPTION_KEY in state:
         raise InfoswapError(f"{source} is an Inception-v3 (pytorch-fid's FID network), not a recogniser; "
                             "use --arch inception")
@@ -67,14 +65,21 @@ def convert_checkpoint(source: Path, arch: str, out: Path) -> dict[str, str]:
     model = make(arch, input_size_of(arch, state), initialise=False)
     state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
     load_into(model, fill_batch_counters(model, state), str(source))
-    metadata = {
-        "arch": arch,
-        "input_size": str(model.input_size),
-        "channels": "bgr" if model.bgr else "rgb",
-        "source": source.name,
-        "source_sha256": sha256_of(source),
-    }
-    kept = (k for k in state if not k.endswith(".num_batches_tracked"))  # bookkeeping; refilled on load
-    arrays = {k: TfjsTensor(np.ascontiguousarray(state[k].numpy())) for k in kept}
-    save_state(out, arrays, metadata)
+    metadata = {"arch": arch, "input_size": str(model.input_size), "channels": "bgr" if model.bgr else "rgb"}
+    kept = {k: v for k, v in state.items() if not k.endswith(".num_batches_tracked")}  # refilled on load
+    return write_converted(out, kept, source, metadata)
+
+
+def read_convertible(source: Path, out: Path) -> dict[str, torch.Tensor]:
+    """The tensors of the .pth `source`, refusing an --out that would overwrite it."""
+    if out.exists() and out.resolve() == source.resolve():
+        raise InfoswapError(f"--out {out} is the checkpoint itself; choose another file")
+    return read_torch_state(source)
+
+
+def write_converted(out: Path, state: dict[str, torch.Tensor], source: Path,
+                    metadata: dict[str, str]) -> dict[str, str]:
+    """Writes `state` to `out` atomically, its metadata plus where it came from; returns that metadata."""
+    metadata = {**metadata, "source": source.name, "source_sha256": sha256_of(source)}
+    save_state(out, {k: TfjsTensor(np.ascontiguousarray(v.numpy())) for k, v in state.items()}, metadata)
     return metadata

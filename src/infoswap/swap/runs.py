@@ -14,8 +14,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from infoswap.errors import InfoswapError
-from infoswap.swap import targets
 from infoswap.faces.tracker import DEFAULT_REDETECT_EVERY
+from infoswap.swap import targets
 from infoswap.swap.frames import FrameCounts, FrameSwapper
 from infoswap.swap.swapper import FaceSelector, SourceIdentity, SwapResult, Swapper, timing_line
 

@@ -150,10 +150,11 @@ def _save_safetensors(path: Path, tensors: dict[str, torch.Tensor], metadata: di
     atomic_write(path, safetensors_bytes(flat, metadata=metadata))
 
 
-def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+def _read_safetensors(path: Path, tensors: bool = True) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """(tensors, metadata); `tensors=False` reads the header alone and gives no tensors."""
     try:
         with safe_open(str(path), framework="pt") as f:
-            return {k: f.get_tensor(k) for k in f.keys()}, dict(f.metadata() or {})
+            return {k: f.get_tensor(k) for k in f.keys()} if tensors else {}, dict(f.metadata() or {})
     except Exception as e:  # safetensors raises its own error types for damaged headers
         raise InfoswapError(f"{path}: not a readable safetensors file ({e})") from None
 
@@ -168,11 +169,21 @@ def write_network_snapshot(path: Path, groups: dict[str, dict[str, torch.Tensor]
     _save_safetensors(Path(path), flat, meta)
 
 
-def read_network_snapshot(path: Path) -> tuple[dict[str, dict[str, torch.Tensor]], dict, dict[str, str]]:
-    """(groups, model config dict, metadata) from a network snapshot."""
-    tensors, meta = _read_safetensors(Path(path))
+def _network_snapshot(path: Path, tensors: bool) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    found, meta = _read_safetensors(Path(path), tensors)
     if meta.get("format") != NETWORK_FORMAT:
         raise InfoswapError(f"{path}: not an infoswap network snapshot (format {meta.get('format')!r})")
+    return found, meta
+
+
+def read_network_config(path: Path) -> dict:
+    """The model config dict of a network snapshot, from its header: no weight is read."""
+    return json.loads(_network_snapshot(path, tensors=False)[1]["config"])
+
+
+def read_network_snapshot(path: Path) -> tuple[dict[str, dict[str, torch.Tensor]], dict, dict[str, str]]:
+    """(groups, model config dict, metadata) from a network snapshot."""
+    tensors, meta = _network_snapshot(path, tensors=True)
     groups: dict[str, dict[str, torch.Tensor]] = {g: {} for g in json.loads(meta["groups"])}
     for key, t in tensors.items():
         group, name = key.split(".", 1)

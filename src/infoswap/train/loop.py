@@ -146,7 +146,7 @@ def _check_init_from(path: Path, model_cfg: ModelConfig) -> None:
     """Refuses a missing snapshot, or one whose networks have another shape than this run's."""
     if not path.is_file():
         raise InfoswapError(f"--init-from {path}: no such file")
-    theirs = ModelConfig.from_dict(ckpt.read_network_snapshot(path)[1]).architecture()
+    theirs = ModelConfig.from_dict(ckpt.read_network_config(path)).architecture()
     for key, value in model_cfg.architecture().items():
         if theirs[key] != value:
             raise InfoswapError(f"--init-from {path}: made with {key} = {theirs[key]}, this run has {value}")
