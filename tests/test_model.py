@@ -138,6 +138,22 @@ def test_integration_layer_enlarges_the_projections_of_smaller_maps_to_the_same_
         assert torch.allclose(layer(h, attr, lam, z), layer(h, enlarge(attr), enlarge(lam), z), atol=1e-5)
 
 
+@pytest.mark.parametrize("grad", [True, False], ids=["training", "swapping"])
+def test_integration_layer_mixes_maps_of_two_precisions_under_bf16_autocast(grad):
+    """On CUDA, autocast leaves the normalised h (and enlarged maps) in fp32 while the convs give bf16:
+    the gate's lerp must still run (a bf16 GPU run crashed here). CPU autocast reproduces it with an fp32 h."""
+    torch.manual_seed(0)
+    layer = IntegrationLayer(channels=4, attr_channels=3, lambda_channels=2, id_dim=5)
+    h, z = torch.randn(2, 4, 16, 16), torch.randn(2, 5)
+    attr, lam = torch.randn(2, 3, 8, 8), torch.rand(2, 2, 16, 16)
+    with torch.set_grad_enabled(grad), torch.autocast("cpu", dtype=torch.bfloat16):
+        out = layer(h, attr, lam, z)
+    with torch.no_grad():
+        reference = layer(h, attr, lam, z)
+    assert out.shape == reference.shape and torch.isfinite(out).all()
+    assert (out.float() - reference).abs().max() < 0.1  # bf16 rounding, not another map
+
+
 def test_integration_gate_selects_identity_or_attributes():
     torch.manual_seed(0)
     layer = IntegrationLayer(channels=4, attr_channels=3, lambda_channels=2, id_dim=5)

@@ -49,7 +49,9 @@ class IntegrationLayer(nn.Module):
         # conv1×1([h, λ̃]) as two convs on the weight's halves: the same map without the concatenated copy
         w, c = self.gate.weight, h.shape[1]
         m = torch.sigmoid(F.conv2d(h, w[:, :c], self.gate.bias) + _fit(F.conv2d(lam, w[:, c:]), size))
-        return torch.lerp(a, i, m, out=reusable(a))  # (1 − M) ⊙ A + M ⊙ I
+        # Under CUDA autocast the normalised h (so A and I) or the enlarged gate can stay fp32 beside bf16
+        # convs; lerp takes one dtype, A's.
+        return torch.lerp(a, i.to(a.dtype), m.to(a.dtype), out=reusable(a))  # (1 − M) ⊙ A + M ⊙ I
 
 
 def _fit(x: torch.Tensor, size: torch.Size) -> torch.Tensor:
