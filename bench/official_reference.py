@@ -2,6 +2,7 @@
 rate with the source cached, GMAC per swap and peak memory, side by side in one run.
 
     python bench/official_reference.py --official-repo PATH [--quick] [--threads N]
+                                       [--device cuda] [--precision bf16]
 
 PATH is a checkout of github.com/GGGHSL/InfoSwap-master (CC BY-NC-SA 4.0: it stays outside this
 repository and nothing of it is copied in). Its files are copied to a temporary folder and patched there;
@@ -29,6 +30,13 @@ of the model (shapes only, the same code path). The
 matmul rate is a 2048³ fp32 matmul at the same thread count, best of 5. Environment variables (e.g.
 MALLOC_MMAP_MAX_, MALLOC_TRIM_THRESHOLD_) pass to both workers unchanged and are printed. The last
 line is the headline `name: value`: ours over official swaps/s at batch 1.
+
+With --device cuda both models and the inputs live on the GPU; each timed call is bracketed by
+torch.cuda.synchronize, batch 8 gets a warm-up too, the matmul rate is an 8192³ matmul on the GPU in the
+chosen precision (fp32: torch's default, no TF32, while cuDNN's convs may use TF32 by default), and
+each worker also reports torch.cuda.max_memory_allocated. --precision bf16 (CUDA only) runs each timed
+call, both codes, under torch.autocast("cuda", dtype=torch.bfloat16), inside their own no_grad /
+inference_mode; GMAC are still counted in fp32, without autocast.
 """
 
 from __future__ import annotations
@@ -44,6 +52,7 @@ import sys
 import tempfile
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -55,6 +64,8 @@ RESOLUTION = 512
 OFFICIAL_FILES = ("inference_demo.py", "modules/encoder128.py", "modules/iib.py", "modules/decoder512.py",
                   "modules/aii_generator.py")
 SWAP_MODULE = "bench_official_swap"  # written into the temporary copy
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
+MATMUL_SIDE = {"cpu": 2048, "cuda": 8192}  # the rate's square matmul; 8192 to fill a GPU
 
 
 # --- the official code, patched in a temporary copy -------------------------------------------------
@@ -111,9 +122,9 @@ def prepare_official(repo: Path, folder: Path) -> list[str]:
     return changes + [f"{SWAP_MODULE}.py: {note}" for note in notes]
 
 
-def official_model(folder: Path) -> dict:
+def official_model(folder: Path, device: torch.device) -> dict:
     """{"swap": official_swap(Xs, Xt)} with the models built as inference_demo.py's __main__ does, random
-    weights."""
+    weights, on `device`."""
     import logging
 
     sys.path.insert(0, str(folder))
@@ -124,10 +135,9 @@ def official_model(folder: Path) -> dict:
 
     swap = __import__(SWAP_MODULE)
     torch.manual_seed(SEED)
-    device = torch.device("cpu")
-    encoder = Backbone128(50, 0.6, "ir_se").eval()
+    encoder = Backbone128(50, 0.6, "ir_se").eval().to(device)
     n = 10
-    encoder(torch.rand(1, 3, 128, 128), cache_feats=True)
+    encoder(torch.rand(1, 3, 128, 128, device=device), cache_feats=True)
     readout_feats = encoder.features[: n + 1]
     in_c = sum(f.shape[-3] for f in readout_feats)
     iib = IIB(in_c, [readout_feats[i].shape[-3] for i in range(n)], device, smooth=True, kernel_size=1).eval()
@@ -135,12 +145,13 @@ def official_model(folder: Path) -> dict:
     param_dict = []
     for f in readout_feats:
         shape = f.shape[1:]
-        param_dict.append([0.1 * torch.randn(shape), 0.5 + torch.rand(shape), torch.rand(shape) > 0.05])
+        param_dict.append([0.1 * torch.randn(shape, device=device), 0.5 + torch.rand(shape, device=device),
+                           torch.rand(shape, device=device) > 0.05])
     logger = logging.getLogger("official-inference")
     logger.addHandler(logging.NullHandler())
     logger.propagate = False
-    swap.__dict__.update(encoder=encoder, iib=iib, decoder=UnetDecoder512().eval(), G=AII512().eval(),
-                         param_dict=param_dict, N=n, device=device, logger=logger)
+    swap.__dict__.update(encoder=encoder, iib=iib, decoder=UnetDecoder512().eval().to(device),
+                         G=AII512().eval().to(device), param_dict=param_dict, N=n, device=device, logger=logger)
 
     def run(xs: torch.Tensor, xt: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
@@ -194,25 +205,30 @@ def aligned_inputs(count: int) -> torch.Tensor:
 
 # --- a worker: one model in a fresh process, driven command by command ------------------------------
 
-def worker(side: str, folder: Path) -> None:
+def worker(side: str, folder: Path, device: torch.device, precision: str) -> None:
     """Reads commands from stdin and answers each with one JSON line: `<call> <batch> time` the wall and
-    CPU seconds of one call, `<call> <batch> count` its GMAC per item, `peak` the peak RSS so far.
+    CPU seconds of one call, `<call> <batch> count` its GMAC per item, `peak` the peak RSS (and on CUDA
+    the peak allocated GPU memory) so far.
 
     The official call is counted as it runs. Ours is counted on a copy of the model on the meta device,
-    shapes only: under the counter, our in-place (`out=`) ops ran twice as slow, for nothing.
+    shapes only: under the counter, our in-place (`out=`) ops ran twice as slow, for nothing. Counting
+    runs in fp32; with bf16 only the timed calls run under autocast.
     """
     from torch.utils.flop_counter import FlopCounterMode
 
     faces = aligned_inputs(16)
     if side == "official":
         faces = faces.flip(1)  # BGR, as its inference feeds cv2.imread pixels
-    calls = official_model(folder) if side == "official" else ours_model(faces)
+    faces, cuda, sync = faces.to(device), device.type == "cuda", synchroniser(device)
+    torch.backends.cudnn.benchmark = cuda  # as the official inference_demo.py sets it; for both sides
+    calls = official_model(folder, device) if side == "official" else ours_model(faces)
     counted, count_faces = (calls, faces) if side == "official" else (ours_model(faces.to("meta")), faces.to("meta"))
     print(json.dumps({"ready": True}), flush=True)
     for line in sys.stdin:
         words = line.split()
         if words[0] == "peak":
-            print(json.dumps({"peak_mib": peak_rss_mib()}), flush=True)
+            gpu = {"cuda_peak_mib": torch.cuda.max_memory_allocated(device) / 2**20} if cuda else {}
+            print(json.dumps({"peak_mib": peak_rss_mib()} | gpu), flush=True)
             continue
         name, batch = words[0], int(words[1])
         if words[2] == "count":
@@ -220,8 +236,11 @@ def worker(side: str, folder: Path) -> None:
                 counted[name](count_faces[:batch], count_faces[8 : 8 + batch])
             print(json.dumps({"gmac": counter.get_total_flops() / 2e9 / batch}), flush=True)
             continue
+        sync()
         start, cpu = time.perf_counter(), time.process_time()
-        calls[name](faces[:batch], faces[8 : 8 + batch])
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=precision == "bf16"):
+            calls[name](faces[:batch], faces[8 : 8 + batch])
+        sync()
         print(json.dumps({"wall": time.perf_counter() - start, "cpu": time.process_time() - cpu}), flush=True)
 
 
@@ -229,10 +248,10 @@ class Worker:
     """A worker subprocess (it starts building its model at once); `ask` sends one command and returns
     its JSON answer, `ask()` alone waits for it to be ready."""
 
-    def __init__(self, side: str, folder: Path, threads: int):
+    def __init__(self, side: str, folder: Path, threads: int, device: str, precision: str):
         self.side = side
         command = [sys.executable, __file__, "--worker", side, "--threads", str(threads),
-                   "--official-repo", str(folder)]
+                   "--official-repo", str(folder), "--device", device, "--precision", precision]
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 
     def ask(self, command: str | None = None) -> dict:
@@ -249,17 +268,26 @@ class Worker:
         self.process.wait()
 
 
-def matmul_rate() -> tuple[float, float]:
-    """(wall, CPU) GMAC/s of a 2048³ fp32 matmul at this process's thread count, best of 5."""
-    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+def synchroniser(device: torch.device) -> Callable[[], None]:
+    """Waits for the device's queued work (CUDA runs asynchronously); nothing to wait for on the CPU."""
+    return (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
+
+
+def matmul_rate(device: torch.device, precision: str) -> tuple[float, float]:
+    """(wall, CPU) GMAC/s of a square MATMUL_SIDE matmul in `precision` on `device`, best of 5: on the CPU
+    at this process's thread count; fp32 on CUDA is torch's default, without TF32."""
+    n, dtype, sync = MATMUL_SIDE[device.type], DTYPES[precision], synchroniser(device)
+    a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
     a @ b
     wall, cpu = [], []
     for _ in range(5):
+        sync()
         start, start_cpu = time.perf_counter(), time.process_time()
         a @ b
+        sync()
         wall.append(time.perf_counter() - start)
         cpu.append(time.process_time() - start_cpu)
-    return 2048**3 / min(wall) / 1e9, 2048**3 / min(cpu) / 1e9
+    return n**3 / min(wall) / 1e9, n**3 / min(cpu) / 1e9
 
 
 # --- the comparison -----------------------------------------------------------------------------
@@ -277,15 +305,25 @@ def measure(workers: dict[str, Worker], jobs: list[tuple[str, str, int]], rounds
 
 
 def main() -> None:
-    parser = bench_parser(__doc__, "batch 1 only, one timed call per job, no warm-up")
+    parser = bench_parser(__doc__, "batch 1 only, one timed call per job, no warm-up", device="cpu")
+    parser.add_argument("--precision", choices=tuple(DTYPES), default="fp32",
+                        help="bf16: the timed calls under CUDA autocast (default: %(default)s)")
     parser.add_argument("--official-repo", type=Path, required=True, help="checkout of GGGHSL/InfoSwap-master")
     parser.add_argument("--worker", choices=("official", "ours"), help=argparse.SUPPRESS)
     args = parse_args(parser)
+    if args.device.split(":")[0] not in MATMUL_SIDE:
+        parser.error(f"--device {args.device}: choose cpu or cuda")
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda: torch sees no CUDA device here")
+    if args.precision == "bf16" and device.type != "cuda":
+        parser.error("--precision bf16 needs --device cuda")
     if args.worker:
-        worker(args.worker, args.official_repo)
+        worker(args.worker, args.official_repo, device, args.precision)
         return
 
-    print(f"machine: {machine_label()}")
+    cuda = device.type == "cuda"
+    print(f"machine: {machine_label(args.device)}" + (f", precision {args.precision}" if cuda else ""))
     env = {k: v for k, v in os.environ.items() if k.startswith(("MALLOC_", "OMP_", "MKL_", "THP_", "LD_PRELOAD"))}
     print(f"environment for both: {env or 'nothing set'}")
     with tempfile.TemporaryDirectory(prefix="infoswap-official-") as tmp:
@@ -293,19 +331,20 @@ def main() -> None:
         print("official code, changed in the temporary copy only:")
         for change in changes:
             print(textwrap.fill(change, 118, initial_indent="  - ", subsequent_indent="    "))
-        rate_before = matmul_rate()
+        rate_before = matmul_rate(device, args.precision)
         threads = torch.get_num_threads()  # --threads, or torch's choice here: the workers get the same
-        workers = {side: Worker(side, Path(tmp), threads) for side in ("official", "ours")}
+        workers = {side: Worker(side, Path(tmp), threads, args.device, args.precision)
+                   for side in ("official", "ours")}
         try:
             for w in workers.values():
                 w.ask()  # both built (at the same time)
             jobs = [("official", "swap", 1), ("ours", "swap", 1), ("ours", "frame", 1)]
             r = measure(workers, jobs, rounds=1 if args.quick else 3, warm_up=not args.quick)
-            peaks = {side: w.ask("peak")["peak_mib"] for side, w in workers.items()}
+            peaks = {side: w.ask("peak") for side, w in workers.items()}
             peaks8 = {}
-            if not args.quick:
-                r |= measure(workers, [(side, call, 8) for side, call, _ in jobs], rounds=1, warm_up=False)
-                peaks8 = {side: w.ask("peak")["peak_mib"] for side, w in workers.items()}
+            if not args.quick:  # on CUDA with a warm-up: the first call at batch 8 grows the allocator's cache
+                r |= measure(workers, [(side, call, 8) for side, call, _ in jobs], rounds=1, warm_up=cuda)
+                peaks8 = {side: w.ask("peak") for side, w in workers.items()}
             for side, call, _ in jobs:  # counted last: the counter's bookkeeping must not add to the peaks
                 gmac = workers[side].ask(f"{call} 1 count")["gmac"]
                 for job in r:
@@ -314,22 +353,31 @@ def main() -> None:
         finally:
             for w in workers.values():
                 w.close()
-    rate_after = matmul_rate()
-    report(r, peaks, peaks8, rate_before, rate_after, torch.get_num_threads())
+    rate_after = matmul_rate(device, args.precision)
+    where = f"on {torch.cuda.get_device_name(device)}" if cuda else f"at {torch.get_num_threads()} threads"
+    matmul = f"{args.precision} matmul {MATMUL_SIDE[device.type]}³ {where}"
+    report(r, peaks, peaks8, rate_before, rate_after, matmul, digits=4 if cuda else 2)
 
 
-def report(r: dict, peaks: dict, peaks8: dict, before: tuple, after: tuple, threads: int) -> None:
+def report(r: dict, peaks: dict, peaks8: dict, before: tuple, after: tuple, matmul: str, digits: int) -> None:
+    """Prints the comparison; `digits` after the point for seconds per item (a GPU swap takes milliseconds)."""
     rate = max(before[0], after[0]), max(before[1], after[1])
-    print(f"fp32 matmul 2048³ at {threads} threads: {rate[0]:.1f} GMAC/s wall, {rate[1]:.1f} GMAC/s per CPU-second "
+    print(f"{matmul}: {rate[0]:.1f} GMAC/s wall, {rate[1]:.1f} GMAC/s per CPU-second "
           f"(before {before[0]:.1f}, after {after[0]:.1f} wall)")
     print(f"{'':28} {'GMAC/item':>10} {'wall s/item':>12} {'items/s':>8} {'CPU s/item':>11} {'GMAC/CPU-s':>11}")
     for (side, call, batch), v in r.items():
-        print(f"{side + ' ' + call + f' batch {batch}':28} {v['gmac']:10.1f} {v['wall']:12.2f} {1 / v['wall']:8.3f} "
-              f"{v['cpu']:11.2f} {v['gmac'] / v['cpu']:11.1f}")
-    print(f"peak RSS, batch 1 (process, weights included): official {peaks['official']:.0f} MiB, "
-          f"ours {peaks['ours']:.0f} MiB ({peaks['ours'] / 1024:.2f} GiB)")
+        print(f"{side + ' ' + call + f' batch {batch}':28} {v['gmac']:10.1f} {v['wall']:12.{digits}f} "
+              f"{1 / v['wall']:8.3f} {v['cpu']:11.{digits}f} {v['gmac'] / v['cpu']:11.1f}")
+    rss = {side: p["peak_mib"] for side, p in peaks.items()}
+    print(f"peak RSS, batch 1 (process, weights included): official {rss['official']:.0f} MiB, "
+          f"ours {rss['ours']:.0f} MiB ({rss['ours'] / 1024:.2f} GiB)")
     if peaks8:
-        print(f"peak RSS, batch 8: official {peaks8['official']:.0f} MiB, ours {peaks8['ours']:.0f} MiB")
+        print(f"peak RSS, batch 8: official {peaks8['official']['peak_mib']:.0f} MiB, "
+              f"ours {peaks8['ours']['peak_mib']:.0f} MiB")
+    for batch, p in ((1, peaks), (8, peaks8)):
+        if "cuda_peak_mib" in p.get("ours", {}):
+            print(f"peak GPU memory allocated, batch {batch} (torch.cuda.max_memory_allocated, weights included): "
+                  f"official {p['official']['cuda_peak_mib']:.0f} MiB, ours {p['ours']['cuda_peak_mib']:.0f} MiB")
     for batch in sorted({b for _, _, b in r}):
         official, swap, frame = r["official", "swap", batch], r["ours", "swap", batch], r["ours", "frame", batch]
         print(f"swaps_per_s_ratio_b{batch}: {official['wall'] / swap['wall']:.2f} "
@@ -340,7 +388,7 @@ def report(r: dict, peaks: dict, peaks8: dict, before: tuple, after: tuple, thre
               f"{frame['gmac'] / frame['cpu'] / rate[1]:.2f} per CPU-second")
     print(f"gmac_per_cached_swap_ours: {r['ours', 'frame', 1]['gmac']:.1f} (official per swap "
           f"{r['official', 'swap', 1]['gmac']:.1f})")
-    print(f"peak_rss_gib_ours_512_b1: {peaks['ours'] / 1024:.2f}")
+    print(f"peak_rss_gib_ours_512_b1: {rss['ours'] / 1024:.2f}")
     headline("swaps_per_s_ratio_b1", r["official", "swap", 1]["wall"] / r["ours", "swap", 1]["wall"], ".2f")
 
 
