@@ -98,7 +98,8 @@ def test_swap_runs_continuations_for_the_source_only(monkeypatch):
         assert calls == [1] and y.shape == (3, 3, 32, 32)
         again = model.swap(source, targets, generator=torch.Generator().manual_seed(0))
     assert calls == [1, 1] and again.shape == y.shape
-    assert torch.allclose(y, model.swap(None, targets, z_src=z_src, generator=torch.Generator().manual_seed(0)))
+    with_graph = model.swap(None, targets, z_src=z_src, generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(y, with_graph, rtol=0, atol=1e-5)  # the graph-free mixes round differently
 
 
 def test_taps_map_to_levels_by_size():
@@ -174,7 +175,7 @@ def test_integration_gate_selects_identity_or_attributes():
     assert torch.allclose(out[mask], identity_path[mask], atol=1e-3)
 
 
-def test_without_autograd_the_generator_overwrites_its_own_maps_with_the_same_values():
+def test_without_autograd_the_generator_overwrites_its_own_maps_with_the_same_values_up_to_rounding():
     torch.manual_seed(0)
     model = InfoSwap(tiny_config(), TinyRecognizer())
     source, targets = torch.rand(1, 3, 32, 32) * 2 - 1, torch.rand(2, 3, 32, 32) * 2 - 1
@@ -188,7 +189,9 @@ def test_without_autograd_the_generator_overwrites_its_own_maps_with_the_same_va
         in_place = model.swap(None, targets, z_src=z_src, noise=noise)
     with torch.inference_mode():
         inference = model.swap(None, targets, z_src=z_src, noise=noise)
-    assert torch.equal(in_place, recorded.detach()) and torch.equal(inference, in_place)
+    # Graph-free, the integration layers normalise in place and enlarge A a slice at a time: the same
+    # map up to float rounding (about 1e-6; an overwritten map still in use would differ by O(1)).
+    assert torch.allclose(in_place, recorded.detach(), rtol=0, atol=1e-5) and torch.equal(inference, in_place)
     assert torch.equal(targets, kept)  # inputs are never written
 
 

@@ -8,6 +8,7 @@ conv; levels are joined by bilinear ×2 upsampling; the last level outputs RGB t
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 import torch
@@ -19,6 +20,7 @@ from infoswap.model.inplace import reusable
 SLOPE = 0.01  # LeakyReLU slope of the official AII blocks
 OUTPUT_GAIN = 0.1  # initial scale of the last level's RGB convs
 IDENTITY_MOMENTUM = 0.01  # running mean of z̃: a cumulative average for the first 100 batches, then this
+NORM_EPS = 1e-5  # nn.InstanceNorm2d's
 
 
 # SPEC section 6: out = (1 − M) ⊙ A + M ⊙ I with M = sigmoid(conv1×1([h, λ̃_j])).
@@ -28,30 +30,59 @@ class IntegrationLayer(nn.Module):
 
     def __init__(self, channels: int, attr_channels: int, lambda_channels: int, id_dim: int):
         super().__init__()
-        self.norm = nn.InstanceNorm2d(channels, affine=False)
+        self.norm = nn.InstanceNorm2d(channels, eps=NORM_EPS, affine=False)
         self.attr_scale = nn.Conv2d(attr_channels, channels, 1)
         self.attr_shift = nn.Conv2d(attr_channels, channels, 1)
         self.id_scale = nn.Linear(id_dim, channels)
         self.id_shift = nn.Linear(id_dim, channels)
         self.gate = nn.Conv2d(channels + lambda_channels, 1, 1)
 
-    def forward(self, h: torch.Tensor, attr: torch.Tensor, lam: torch.Tensor, z_id: torch.Tensor) -> torch.Tensor:
+    def forward(self, h: torch.Tensor, attr: torch.Tensor, lam: torch.Tensor, z_id: torch.Tensor,
+                own: bool = False) -> torch.Tensor:
         """attr and lam may be smaller than h (a light decoder's enlarged levels): their 1×1 projections
-        are enlarged instead, the same values (a 1×1 conv and bilinear resizing commute) for less memory."""
+        are enlarged instead, the same values (a 1×1 conv and bilinear resizing commute) for less memory.
+        `own`: h is the caller's own map, read no more after this call, so a swap may overwrite it."""
+        if not torch.is_grad_enabled():
+            return self._mix_without_graph(h, attr, lam, z_id, own)
+        # With autograd every op makes a new map: the graph keeps its inputs.
         h = self.norm(h)
         size = h.shape[-2:]
-        # Without autograd, A and I overwrite the attribute convs' outputs (model/inplace.py). The order of
-        # the ops stays as trained: it sets the summation order of h's gradient.
+        a = torch.addcmul(_fit(self.attr_shift(attr), size), _fit(self.attr_scale(attr), size), h)
+        i = torch.addcmul(self.id_shift(z_id)[:, :, None, None], self.id_scale(z_id)[:, :, None, None], h)
+        return self._gated(a, i, self._gate(h, lam))
+
+    def _mix_without_graph(self, h: torch.Tensor, attr: torch.Tensor, lam: torch.Tensor, z_id: torch.Tensor,
+                           own: bool) -> torch.Tensor:
+        """The same map, overwriting maps made here and, when `own`, h itself (model/inplace.py): at 512 px
+        each full-size map is 64 MiB."""
+        h = _instance_norm_(h) if own else self.norm(h)
+        size = h.shape[-2:]
         shift, scale = _fit(self.attr_shift(attr), size), _fit(self.attr_scale(attr), size)
-        a = torch.addcmul(shift, scale, h, out=reusable(shift))
-        i = torch.addcmul(self.id_shift(z_id)[:, :, None, None], self.id_scale(z_id)[:, :, None, None], h,
-                          out=reusable(scale))
-        # conv1×1([h, λ̃]) as two convs on the weight's halves: the same map without the concatenated copy
+        a = torch.addcmul(shift, scale, h, out=shift)
+        m = self._gate(h, lam)
+        i = torch.addcmul(self.id_shift(z_id)[:, :, None, None], self.id_scale(z_id)[:, :, None, None], h, out=h)
+        return self._gated(a, i, m, out=a)
+
+    def _gate(self, h: torch.Tensor, lam: torch.Tensor) -> torch.Tensor:
+        """M = sigmoid(conv1×1([h, λ̃])): a matrix product on h's channels (a 1×1 conv with one output
+        channel would first copy h into oneDNN's layout) plus a conv on λ̃, no concatenated copy."""
         w, c = self.gate.weight, h.shape[1]
-        m = torch.sigmoid(F.conv2d(h, w[:, :c], self.gate.bias) + _fit(F.conv2d(lam, w[:, c:]), size))
-        # Under CUDA autocast the normalised h (so A and I) or the enlarged gate can stay fp32 beside bf16
-        # convs; lerp takes one dtype, A's.
-        return torch.lerp(a, i.to(a.dtype), m.to(a.dtype), out=reusable(a))  # (1 − M) ⊙ A + M ⊙ I
+        on_h = torch.matmul(w[:, :c].flatten(1), h.flatten(2)).view(h.shape[0], 1, *h.shape[-2:])
+        return torch.sigmoid(on_h + self.gate.bias.view(1, 1, 1, 1) + _fit(F.conv2d(lam, w[:, c:]), h.shape[-2:]))
+
+    @staticmethod
+    def _gated(a: torch.Tensor, i: torch.Tensor, m: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+        """(1 − M) ⊙ A + M ⊙ I. Under CUDA autocast the normalised h (so A and I) or the enlarged gate can
+        stay fp32 beside bf16 convs; lerp takes one dtype, A's."""
+        return torch.lerp(a, i.to(a.dtype), m.to(a.dtype), out=out)
+
+
+def _instance_norm_(h: torch.Tensor) -> torch.Tensor:
+    """h (B, C, H, W) instance-normalised in place (InstanceNorm2d's biased variance and eps): centred,
+    then divided by its RMS. On the CPU, var_mean and InstanceNorm2d take 3–4× as long at 512 px."""
+    h = h.sub_(h.mean((2, 3), keepdim=True))
+    rms = torch.linalg.vector_norm(h, dim=(2, 3), keepdim=True).div_(math.sqrt(h.shape[-2] * h.shape[-1]))
+    return h.mul_(rms.square_().add_(NORM_EPS).rsqrt_())
 
 
 def _fit(x: torch.Tensor, size: torch.Size) -> torch.Tensor:
@@ -79,9 +110,9 @@ class AIIBlock(nn.Module):
     def forward(self, h: torch.Tensor, attr: torch.Tensor, lam: torch.Tensor, z_id: torch.Tensor) -> torch.Tensor:
         inplace = not torch.is_grad_enabled()  # the mixes' outputs are this block's own (model/inplace.py)
         x = self.conv1(F.leaky_relu(self.mix1(h, attr, lam, z_id), SLOPE, inplace))
-        x = self.conv2(F.leaky_relu(self.mix2(x, attr, lam, z_id), SLOPE, inplace))
+        x = self.conv2(F.leaky_relu(self.mix2(x, attr, lam, z_id, own=True), SLOPE, inplace))
         if hasattr(self, "conv_short"):
-            h = self.conv_short(F.leaky_relu(self.mix_short(h, attr, lam, z_id), SLOPE, inplace))
+            h = self.conv_short(F.leaky_relu(self.mix_short(h, attr, lam, z_id, own=True), SLOPE, inplace))
         return torch.add(x, h, out=reusable(x))
 
 
