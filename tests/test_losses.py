@@ -138,6 +138,18 @@ def test_identity_term_is_off_by_default_and_moves_the_generator_when_weighted(s
     assert _nonzero(_grads(terms["id"], aii))  # through Y into the AII
 
 
+def test_perceptual_loss_counts_a_light_decoders_enlarged_level_once():
+    torch.manual_seed(0)
+    model = InfoSwap(tiny_config(light_decoder=True), TinyRecognizer())
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    maps = model.attribute_maps(model.encode(x).taps, [torch.rand(2, 1, 1, 1)] * 10, model.noise(2))
+    attrs_y, attrs_t = model.decoder.attributes(maps, x), [a + 0.1 * torch.randn_like(a) for a in
+                                                            model.decoder.attributes(maps, x.flip(0))]
+    assert attrs_y[-1] is attrs_y[-2]  # the finest level is the one below, enlarged by the AII
+    distinct = [torch.nn.functional.mse_loss(a, b) for a, b in zip(attrs_y[:-1], attrs_t[:-1])]
+    assert torch.allclose(losses.perceptual_loss(attrs_y, attrs_t), torch.stack(distinct).mean())
+
+
 def test_random_views_shrink_and_shift_y_reproducibly_and_keep_its_gradient():
     y = torch.rand(2, 3, 32, 32, requires_grad=True)
     a = losses.random_views(y, 3, torch.Generator().manual_seed(0))

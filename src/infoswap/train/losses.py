@@ -47,9 +47,11 @@ def icl_losses(
 def perceptual_loss(decoded_y: list[torch.Tensor], decoded_t: list[torch.Tensor]) -> torch.Tensor:
     """L_per: mean over levels of the mean squared error between dec(f(Y)) and f̃^t (App. Alg. 1 line 36).
 
-    The caller decides whether f̃^t carries a gradient (`ModelConfig.per_detach_target`).
+    The caller decides whether f̃^t carries a gradient (`ModelConfig.per_detach_target`). A light decoder's
+    finest level is the level below it, the same map (model/decoder.py): it counts once.
     """
-    return torch.stack([F.mse_loss(a, b) for a, b in zip(decoded_y, decoded_t)]).mean()
+    pairs = [(a, b) for k, (a, b) in enumerate(zip(decoded_y, decoded_t)) if k == 0 or a is not decoded_y[k - 1]]
+    return torch.stack([F.mse_loss(a, b) for a, b in pairs]).mean()
 
 
 def cycle_loss(
