@@ -130,7 +130,7 @@ def test_identity_term_is_off_by_default_and_moves_the_generator_when_weighted(s
     plain = generator_losses(model, D, x_s, x_t, generator=torch.Generator().manual_seed(0))
     weighted = tiny_config(beta_id=1.0, identity_centre=True)
     model.cfg = weighted
-    model.identity_mean.copy_(torch.linspace(-0.1, 0.1, model.identity_mean.numel()))
+    model.embedding_mean.copy_(torch.linspace(-0.1, 0.1, model.embedding_mean.numel()))
     terms = generator_losses(model, D, x_s, x_t, generator=torch.Generator().manual_seed(0))
     assert 0 < float(plain["id"].detach()) < 2 and not torch.equal(plain["id"], terms["id"])  # centring changes it
     ib, without_id = total({**terms, "id": torch.zeros(())}, weighted)
@@ -197,10 +197,10 @@ def test_centring_needs_statistics_with_the_mean_embedding(setup):
     model.cfg = tiny_config(identity_centre=True)
     with pytest.raises(InfoswapError, match="recalibrate"):
         install_statistics(model, stats)
-    stats.identity_mean = torch.full_like(model.identity_mean, 0.25)
+    stats.identity_mean = torch.full_like(model.embedding_mean, 0.25)
     install_statistics(model, stats)
-    assert torch.equal(model.identity_mean, stats.identity_mean)
-    assert "identity_mean" not in model.state_dict()  # weights files keep their keys
+    assert torch.equal(model.embedding_mean, stats.identity_mean)
+    assert "embedding_mean" not in model.state_dict()  # weights files keep their keys
 
 
 def test_relativistic_losses_match_their_definition_and_stay_finite():

@@ -70,9 +70,10 @@ class InfoSwap(nn.Module):
         self.decoder = Decoder(self.tap_shapes, cfg.decoder_channels, light=cfg.light_decoder)
         self.aii = AII(cfg.channels, cfg.decoder_channels, recognizer.embedding_dim,
                        centred_identity=cfg.identity_input == "centred")
-        # Mean embedding over the calibration faces, for centred identity cosines in training only; not
-        # saved (swapping never needs it), so weights files keep their keys.
-        self.register_buffer("identity_mean", torch.zeros(recognizer.embedding_dim), persistent=False)
+        # Mean embedding f(x) over the calibration faces (not the AII's running mean of z̃), for centred
+        # identity cosines in training only; not saved (swapping never needs it), so weights files keep
+        # their keys.
+        self.register_buffer("embedding_mean", torch.zeros(recognizer.embedding_dim), persistent=False)
 
     def _apply(self, fn, recurse=True):  # .to(), .half(), .cuda() move the recogniser too
         self.recognizer._apply(fn)

@@ -95,7 +95,7 @@ def generator_losses(
     leaves the adversarial term out (L_adv = 0), e.g. for a reconstruction-only warm-up.
     """
     batch = x_s.shape[0]
-    centre = model.identity_mean if model.cfg.identity_centre else None
+    centre = model.embedding_mean if model.cfg.identity_centre else None
     # (i)–(ii) f and the IIB on x_s ‖ x_t in one batch (lines 4–21).
     enc = model.encode(torch.cat([x_s, x_t]), generator=generator)
     taps_s, taps_t = zip(*(r.split(batch) for r in enc.taps))

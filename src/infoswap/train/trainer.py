@@ -33,7 +33,7 @@ def install_statistics(model: InfoSwap, stats: TapStatistics) -> None:
         if stats.identity_mean is None:
             raise InfoswapError("identity_centre needs the mean embedding, which these tap statistics lack "
                                 "(made by an older infoswap): recalibrate with `infoswap calibrate`")
-        model.identity_mean.copy_(stats.identity_mean)
+        model.embedding_mean.copy_(stats.identity_mean)
 
 
 class LambdaProbe:
