@@ -150,34 +150,6 @@ def test_perceptual_loss_counts_a_light_decoders_enlarged_level_once():
     assert torch.allclose(losses.perceptual_loss(attrs_y, attrs_t), torch.stack(distinct).mean())
 
 
-def test_random_views_shrink_and_shift_y_reproducibly_and_keep_its_gradient():
-    y = torch.rand(2, 3, 32, 32, requires_grad=True)
-    a = losses.random_views(y, 3, torch.Generator().manual_seed(0))
-    b = losses.random_views(y, 3, torch.Generator().manual_seed(0))
-    assert a.shape == (6, 3, 32, 32) and torch.equal(a, b)
-    assert all((a[2 * k : 2 * k + 2] - y).abs().mean() > 0.01 for k in range(3))  # each view is another image
-    assert not torch.equal(a, losses.random_views(y, 3, torch.Generator().manual_seed(1)))
-    # what the views are for: a smooth face-scale pattern survives them, pixel-grid texture does not
-    smooth, texture = torch.linspace(-1, 1, 32).expand(1, 3, 32, 32), torch.rand(1, 3, 32, 32) * 2 - 1
-    change = {name: (losses.random_views(x, 1, torch.Generator().manual_seed(0)) - x).abs().mean()
-              for name, x in (("smooth", smooth), ("texture", texture))}
-    assert change["texture"] > 5 * change["smooth"], change
-    (g,) = torch.autograd.grad(a.sum(), y)
-    assert g.abs().sum() > 0
-
-
-def test_identity_views_take_l_id_on_the_views_and_still_reach_the_generator(setup):
-    model, D, x_s, x_t = setup
-    on_y = generator_losses(model, D, x_s, x_t, generator=torch.Generator().manual_seed(0))
-    model.cfg = tiny_config(beta_id=1.0, identity_views=2)
-    viewed = generator_losses(model, D, x_s, x_t, generator=torch.Generator().manual_seed(0))
-    assert torch.isfinite(viewed["id"]) and not torch.equal(viewed["id"], on_y["id"])
-    assert _nonzero(_grads(viewed["id"], list(model.aii.parameters())))
-    assert all(p.grad is None for p in model.recognizer.parameters())
-    with pytest.raises(InfoswapError, match="identity_views"):
-        tiny_config(identity_views=-1)
-
-
 def test_training_steps_keep_the_running_mean_of_a_centred_identity_input(setup):
     model, D, x_s, x_t = setup
     model.cfg = tiny_config(identity_input="centred")

@@ -28,7 +28,7 @@ PRESETS = (128, 256, 512, 1024)
 # ModelConfig fields a run may change when it starts from another run's weights (TrainConfig.init_from):
 # the loss settings, and identity_input (its running mean starts afresh; no weight changes shape).
 INIT_FREE_FIELDS = ("icl_neg_against", "per_detach_target", "alpha", "beta", "beta1", "beta2", "beta3",
-                    "identity_centre", "beta_id", "identity_input", "identity_views")
+                    "identity_centre", "beta_id", "identity_input")
 
 
 @dataclass
@@ -73,10 +73,6 @@ class ModelConfig:
     # [ours] Weight of L_id = 1 − cos(f(Y), f(x_s)), FaceShifter's identity loss on the whole recogniser;
     # 0 (default) is App. Alg. 1 as printed.
     beta_id: float = 0.0
-    # [ours] L_id over this many random views of Y (shrunk by up to half, enlarged back, shifted by up to
-    # R/16 px) instead of Y itself: texture that moves the recogniser from one exact pixel grid only does
-    # not survive them. GPU runs with L_id on Y met it with such texture (docs/training.md). 0: Y itself.
-    identity_views: int = 0
 
     def __post_init__(self) -> None:
         for name in ("channels", "decoder_channels", "disc_channels"):
@@ -117,8 +113,6 @@ class ModelConfig:
             raise InfoswapError(f"ModelConfig.identity_input must be 'raw' or 'centred', got {self.identity_input!r}")
         if self.beta_id < 0:
             raise InfoswapError(f"ModelConfig.beta_id must be ≥ 0, got {self.beta_id}")
-        if self.identity_views < 0:
-            raise InfoswapError(f"ModelConfig.identity_views must be ≥ 0, got {self.identity_views}")
         if self.light_decoder and self.decoder_channels[-1] != self.decoder_channels[-2]:
             raise InfoswapError(f"ModelConfig.light_decoder enlarges the level below the finest, so the last two "
                                 f"decoder_channels must be equal, got {self.decoder_channels}")

@@ -62,22 +62,6 @@ def cycle_loss(
     return (x_s - call_frozen(model.aii, z_y, attrs_s, controls_s)).abs().mean()
 
 
-def random_views(y: torch.Tensor, views: int, generator: torch.Generator | None = None) -> torch.Tensor:
-    """(views · B, 3, R, R): each view of the batch y (B, 3, R, R) shrunk by a random factor in [0.5, 1),
-    enlarged back (bilinear) and shifted by up to R/16 px each way (edges replicated); differentiable in y."""
-    res = y.shape[-1]
-    pad = res // 16
-    draws = torch.rand(views, 3, generator=generator, device=y.device).tolist()
-    out = []
-    for shrink, dx, dy in draws:
-        size = max(8, round(res * (0.5 + 0.5 * shrink)))
-        v = F.interpolate(F.interpolate(y, size=size, mode="bilinear", align_corners=False, antialias=True),
-                          size=res, mode="bilinear", align_corners=False)
-        x0, y0 = round(dx * 2 * pad), round(dy * 2 * pad)
-        out.append(F.pad(v, (pad,) * 4, mode="replicate")[..., y0:y0 + res, x0:x0 + res])
-    return torch.cat(out)
-
-
 def total(terms: dict[str, torch.Tensor], cfg: ModelConfig) -> tuple[torch.Tensor, torch.Tensor]:
     """(L_IB, L_G_total): the only place the loss weights apply (App. Alg. 1 lines 29, 44; App. 1.1)."""
     ib = cfg.alpha * terms["info"] + cfg.beta * (terms["recog"] + terms["icl"])
@@ -115,12 +99,7 @@ def generator_losses(
     terms["icl"] = terms["pos"] + terms["neg"]
     # [ours] the whole recogniser's identity of Y against the source's (ModelConfig.beta_id); logged always.
     z_id_s = enc.z_id[:batch]
-    views = model.cfg.identity_views
-    if views:
-        z_views = model.recognizer(random_views(y, views, generator))
-        terms["id"] = (1 - identity_cosine(z_views, z_id_s.repeat(views, 1), centre)).mean()
-    else:
-        terms["id"] = (1 - identity_cosine(enc_y.z_id, z_id_s, centre)).mean()
+    terms["id"] = (1 - identity_cosine(enc_y.z_id, z_id_s, centre)).mean()
 
     # (vi) perceptual: Y's taps with the target's λ and the same ε^s, through dec (lines 30–36).
     attrs_y = model.decoder.attributes(model.attribute_maps(enc_y.taps, lam_t, eps_s), y)
