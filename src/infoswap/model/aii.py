@@ -94,7 +94,8 @@ def _fit(x: torch.Tensor, size: torch.Size) -> torch.Tensor:
 
 # SPEC section 6 / App. Alg. 1 line 24: one AII level T_θj, a residual block of two integration layers.
 class AIIBlock(nn.Module):
-    """(B, cin, s, s) -> (B, cout, s, s); a third integration layer + conv maps the shortcut when cin ≠ cout."""
+    """(B, cin, s, s) -> (B, cout, s, s); a third integration layer + conv maps the shortcut when cin ≠ cout.
+    Without autograd it may overwrite h, which must be the caller's own map (the AII's always are)."""
 
     def __init__(self, cin: int, cout: int, attr_channels: int, lambda_channels: int, id_dim: int):
         super().__init__()
