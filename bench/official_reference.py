@@ -305,7 +305,7 @@ def measure(workers: dict[str, Worker], jobs: list[tuple[str, str, int]], rounds
 
 
 def main() -> None:
-    parser = bench_parser(__doc__, "batch 1 only, one timed call per job, no warm-up", device="cpu")
+    parser = bench_parser(__doc__, "batch 1 only, one timed call per job, a warm-up on CUDA only", device="cpu")
     parser.add_argument("--precision", choices=tuple(DTYPES), default="fp32",
                         help="bf16: the timed calls under CUDA autocast (default: %(default)s)")
     parser.add_argument("--official-repo", type=Path, required=True, help="checkout of GGGHSL/InfoSwap-master")
