@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from infoswap.config import preset
-from infoswap.model.aii import IntegrationLayer
+from infoswap.model import aii
+from infoswap.model.aii import IntegrationLayer, block_conv
 from infoswap.model.decoder import Decoder, tap_levels
 from infoswap.model.discriminator import Discriminator
 from infoswap.model.infoswap import InfoSwap
@@ -139,6 +140,44 @@ def test_integration_layer_enlarges_the_projections_of_smaller_maps_to_the_same_
         assert torch.allclose(layer(h, attr, lam, z), layer(h, enlarge(attr), enlarge(lam), z), atol=1e-5)
 
 
+@pytest.mark.parametrize("own", [False, True], ids=["kept", "overwritten"])
+@pytest.mark.parametrize("attr_size", [8, 16], ids=["enlarged", "same-size"])
+@pytest.mark.parametrize("slice_bytes", [1, aii.SLICE_BYTES], ids=["a-channel-a-slice", "one-slice"])
+def test_graph_free_integration_layer_gives_the_recorded_map(own, attr_size, slice_bytes, monkeypatch):
+    monkeypatch.setattr(aii, "SLICE_BYTES", slice_bytes)  # at 512 px the 64 channels come 16 at a time
+    torch.manual_seed(0)
+    layer = IntegrationLayer(channels=4, attr_channels=3, lambda_channels=2, id_dim=5)
+    h, z = torch.randn(2, 4, 16, 16), torch.randn(2, 5)
+    attr, lam = torch.randn(2, 3, attr_size, attr_size), torch.rand(2, 2, 16, 16)
+    recorded = layer(h, attr, lam, z)
+    assert recorded.requires_grad  # the layer's parameters need grad: the path with a graph
+    kept = h.clone()
+    with torch.no_grad():
+        graph_free = layer(h, attr, lam, z, own=own)
+    assert torch.allclose(graph_free, recorded.detach(), rtol=0, atol=1e-5)
+    assert torch.equal(h, kept) != own  # h is written only when it is the caller's own
+
+
+def test_a_conv_to_the_rgb_channels_is_a_product_of_its_taps_without_autograd():
+    torch.manual_seed(0)
+    for batch, channels, height, width in ((1, 16, 9, 7), (3, 8, 1, 2)):
+        conv = torch.nn.Conv2d(channels, 3, 3, padding=1, bias=False)
+        x = torch.randn(batch, channels, height, width)
+        with torch.no_grad():
+            assert torch.allclose(block_conv(conv, x), conv(x), rtol=0, atol=1e-5)
+        assert block_conv(conv, x).grad_fn is not None  # with autograd, the conv itself
+
+
+@pytest.mark.parametrize("rows", [1, 2, 7])
+def test_a_conv_over_a_large_map_runs_a_band_of_rows_at_a_time_without_autograd(rows, monkeypatch):
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(8, 6, 3, padding=1)
+    x = torch.randn(2, 8, 7, 5)
+    monkeypatch.setattr(aii, "SLICE_BYTES", rows * x[:, :, 0].numel() * 4)  # bands of `rows` rows
+    with torch.no_grad():
+        assert torch.allclose(block_conv(conv, x), conv(x), rtol=0, atol=1e-5)
+
+
 @pytest.mark.parametrize("grad", [True, False], ids=["training", "swapping"])
 def test_integration_layer_mixes_maps_of_two_precisions_under_bf16_autocast(grad):
     """On CUDA, autocast leaves the normalised h (and enlarged maps) in fp32 while the convs give bf16:
@@ -189,8 +228,9 @@ def test_without_autograd_the_generator_overwrites_its_own_maps_with_the_same_va
         in_place = model.swap(None, targets, z_src=z_src, noise=noise)
     with torch.inference_mode():
         inference = model.swap(None, targets, z_src=z_src, noise=noise)
-    # Graph-free, the integration layers normalise in place and enlarge A a slice at a time: the same
-    # map up to float rounding (about 1e-6; an overwritten map still in use would differ by O(1)).
+    # Graph-free, the integration layers normalise in place and use matrix products for the projections
+    # and the RGB convs: the same map up to float rounding (about 1e-6; an overwritten map still in use
+    # would differ by O(1)).
     assert torch.allclose(in_place, recorded.detach(), rtol=0, atol=1e-5) and torch.equal(inference, in_place)
     assert torch.equal(targets, kept)  # inputs are never written
 
