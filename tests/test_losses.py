@@ -17,7 +17,7 @@ from infoswap.model.iib import recognition_loss
 from infoswap.model.infoswap import InfoSwap
 from infoswap.train import losses
 from infoswap.train.calibrate import TapStatistics
-from infoswap.train.losses import cycle_loss, discriminator_loss, generator_losses, icl_losses, total
+from infoswap.train.losses import cycle_loss, discriminator_loss, generator_losses, icl_losses, r1_penalty, total
 from infoswap.train.trainer import install_statistics
 from model_fixtures import TinyRecognizer, tiny_config
 
@@ -202,3 +202,15 @@ def test_discriminator_loss_trains_d_and_leaves_the_swap_alone(setup):
     loss = discriminator_loss(D, x_s, y)
     assert _nonzero(_grads(loss, list(D.parameters())))
     assert all(g is None for g in _grads(loss, list(model.aii.parameters())))
+
+
+def test_r1_penalty_is_the_squared_input_gradient_of_d_at_real_faces():
+    torch.manual_seed(0)
+    D = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 4 * 4, 1))
+    real = torch.rand(2, 3, 4, 4)
+    r1 = r1_penalty(D, real)
+    weight = D[1].weight
+    assert torch.allclose(r1, weight.square().sum())  # ∇x D(x) is D's weight row for every face
+    (grad,) = torch.autograd.grad(r1, weight)
+    assert torch.allclose(grad, 2 * weight)  # the penalty trains D
+    assert not real.requires_grad  # the faces themselves are left as they were

@@ -46,7 +46,7 @@ class CudaAutocast(TorchFunctionMode):
 
 
 def test_a_bf16_step_and_swap_run_under_cuda_autocast_rules():
-    cfg = TrainConfig(preset=128, batch=2, ema=0.99,
+    cfg = TrainConfig(preset=128, batch=2, ema=0.99, r1_gamma=1.0,
                       model={"identity_centre": True, "identity_input": "centred", "beta_id": 1.0})
     recognizer = load_recognizer("dlib")
     faces = real_faces(("london_006/neutral", "london_021/smiling", "lisa/1", "london_006/smiling"), 128)
@@ -60,6 +60,7 @@ def test_a_bf16_step_and_swap_run_under_cuda_autocast_rules():
             swapped = trainer.ema.swap(faces[:1], faces[1:2])
             cached = trainer.ema.swap(None, faces[1:2], z_src=trainer.ema.source_identity(faces[:1]))
     assert {"interpolate", "normalize"} <= rules.widened  # the rules did apply where the crash was
+    assert "loss/R1" in losses  # the R1 penalty's double backward under autocast too
     assert all(torch.isfinite(torch.tensor(v)) for k, v in losses.items() if k.startswith("loss/"))
     assert all(p.grad is None or torch.isfinite(p.grad).all() for p in trainer.model.parameters())
     for y in (swapped, cached):

@@ -79,6 +79,7 @@ def test_bad_inputs_fail_before_any_work(faces: Path, config: Path, tmp_path: Pa
         (["train", "--config", unknown, "--data", faces, "--outdir", outdir], "unknown key(s) batchh, lr_g"),
         (["--data", faces, "--batch", "0"], "--batch 0"),
         (["--data", faces, "--betas", "0.5"], "--betas (0.5,)"),
+        (["--data", faces, "--r1-gamma", "-1"], "--r1-gamma -1.0: must be ≥ 0"),
         (["--data", faces, "--precision", "bf16"], "--precision bf16: mixed precision is for GPU runs"),
         (["--data", faces, "--stats", tmp_path / "missing.safetensors"], "no such file"),
         (["--data", faces, "--init-from", tmp_path / "gone.safetensors"], "--init-from"),
@@ -339,3 +340,29 @@ def test_l_per_falls_when_overfitting_one_batch(faces: Path, monkeypatch) -> Non
     trainer = Trainer(cfg.model_config(), cfg, recognizer, stats, Process(0, 1, torch.device("cpu")), Precision(None))
     per = [trainer.step(x_s, x_t)["loss/per"] for _ in range(8)]
     assert sum(per[-3:]) < 0.97 * sum(per[:3]), per
+
+
+def test_r1_penalty_joins_only_ds_loss_and_is_logged(faces: Path) -> None:
+    from infoswap.config import TrainConfig
+    from infoswap.recognition.registry import load_recognizer
+    from infoswap.train.calibrate import tap_statistics
+    from infoswap.train.data import PairDataset, index_faces
+    from infoswap.train.distributed import Process
+    from infoswap.train.trainer import Precision, Trainer
+
+    recognizer = load_recognizer("dlib")
+    dataset = PairDataset(index_faces(faces), 128, seed=0)
+    x_s, x_t = (torch.stack(faces) for faces in zip(dataset[0], dataset[1]))
+    stats = tap_statistics([torch.cat([x_s, x_t])], recognizer, 128, "dlib")
+    grads, logged = {}, {}
+    for gamma in (0.0, 10.0):
+        cfg = TrainConfig(**{**SETTINGS, "data": str(faces), "r1_gamma": gamma})
+        trainer = Trainer(cfg.model_config(), cfg, recognizer, stats, Process(0, 1, torch.device("cpu")),
+                          Precision(None))
+        trainer.compute_gradients(x_s, x_t)
+        grads[gamma] = ([p.grad.clone() for p in trainer.model.parameters() if p.grad is not None],
+                        [p.grad.clone() for p in trainer.D.parameters()])
+        logged[gamma] = trainer.step(x_s, x_t)
+    assert all(torch.equal(a, b) for a, b in zip(grads[0.0][0], grads[10.0][0]))  # G's gradients: the same
+    assert not all(torch.allclose(a, b) for a, b in zip(grads[0.0][1], grads[10.0][1]))  # D's: penalised
+    assert "loss/R1" not in logged[0.0] and logged[10.0]["loss/R1"] > 0

@@ -185,6 +185,9 @@ class TrainConfig:
     batch: int = 4  # global batch, split evenly over DDP processes
     lr: float = 5e-5
     lr_d: float | None = None  # None: same as lr
+    # [ours, not in the paper] R1 penalty γ/2·E‖∇x D(x_s)‖² on real faces (Mescheder et al. 2018), which keeps
+    # D from rewarding texture that an identity loss pulls in; 0: off.
+    r1_gamma: float = 0.0
     betas: tuple[float, float] = (0.001, 0.999)  # as printed in App. 1.1 (β1 = 0.001)
     weight_decay: float = 2e-5
     seed: int = 0
@@ -237,6 +240,8 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and not (0 < value < 1):
                 raise bad(name, "must be in (0, 1)")
+        if not 0 <= self.r1_gamma < float("inf"):
+            raise bad("r1_gamma", "must be ≥ 0 and finite (0: off)")
         if len(self.betas) != 2 or not all(isinstance(b, (int, float)) and 0 <= b < 1 for b in self.betas):
             raise bad("betas", "must be two numbers in [0, 1)")
         if not 0 <= self.weight_decay < 1:

@@ -40,6 +40,7 @@ def train(
     batch: int = typer.Option(_D.batch, help="Global batch of pairs, split over DDP processes."),
     lr: float = typer.Option(_D.lr, help="Adam learning rate of IIB + decoder + AII (and D unless --lr-d)."),
     lr_d: float = typer.Option(None, help="Adam learning rate of D.", show_default="--lr"),
+    r1_gamma: float = typer.Option(_D.r1_gamma, help="R1 penalty γ on D's gradient at real faces (0: off)."),
     betas: str = typer.Option(None, help="Adam betas, two numbers.", show_default="0.001,0.999"),
     weight_decay: float = typer.Option(_D.weight_decay, help="Adam weight decay."),
     seed: int = typer.Option(_D.seed, help="Base seed (process r uses seed + r)."),

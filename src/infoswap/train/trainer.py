@@ -21,7 +21,7 @@ from infoswap.recognition.base import Recognizer
 from infoswap.train.calibrate import TapStatistics
 from infoswap.train.distributed import Process, average_gradients, broadcast_module
 from infoswap.train.ema import update_ema
-from infoswap.train.losses import discriminator_loss, generator_losses
+from infoswap.train.losses import discriminator_loss, generator_losses, r1_penalty
 from infoswap.train.rng import capture_rng, restore_rng, seed_everything
 
 DEAD_SHARE = 0.01  # an element non-zero on at most 1% of faces is a dead unit (SPEC section 4)
@@ -121,11 +121,14 @@ class Trainer:
         self.scaler.scale(loss).backward()
         average_gradients(module.parameters(), self.process.world)
 
-    def compute_gradients(self, x_s: torch.Tensor, x_t: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-        """Both backward passes of one step, gradients averaged over ranks, no update: (G terms, L_D).
+    def compute_gradients(
+        self, x_s: torch.Tensor, x_t: torch.Tensor
+    ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """Both backward passes of one step, gradients averaged over ranks, no update: (G terms, D terms).
 
         D's gradient does not depend on Θg (Y is detached), so taking it before Θg's update is the same
-        as App. Alg. 1's order (update Θg, then compute and apply ∇Θd).
+        as App. Alg. 1's order (update Θg, then compute and apply ∇Θd). D's terms: "D" (L_D) and, with
+        r1_gamma > 0, "R1" (the penalty before its weight γ/2; D's loss is L_D + γ/2·R1).
         """
         device = self.process.device
         self.opt_g.zero_grad(set_to_none=True)
@@ -134,22 +137,25 @@ class Trainer:
             terms = generator_losses(self.model, self.D, x_s, x_t, self.noise)
         self._backward(terms["total"], self.model)
         with self.precision.autocast(device):
-            loss_d = discriminator_loss(self.D, x_s, terms["Y"])
+            d_terms = {"D": discriminator_loss(self.D, x_s, terms["Y"])}
+            loss_d = d_terms["D"]
+            if self.cfg.r1_gamma > 0:
+                d_terms["R1"] = r1_penalty(self.D, x_s)
+                loss_d = loss_d + self.cfg.r1_gamma / 2 * d_terms["R1"]
         self._backward(loss_d, self.D)
-        return terms, loss_d
+        return terms, d_terms
 
     def step(self, x_s: torch.Tensor, x_t: torch.Tensor) -> dict[str, float]:
         """One G step then one D step on this rank's pairs (b, 3, R, R); returns scalars by name."""
         start = time.perf_counter()
         self.lambdas.reset()  # forget readout calls made outside steps (sample grids)
-        terms, loss_d = self.compute_gradients(x_s, x_t)
+        terms, d_terms = self.compute_gradients(x_s, x_t)
         self.scaler.step(self.opt_g)
         self.scaler.step(self.opt_d)
         self.scaler.update()
         if self.ema is not None:
             update_ema(self.ema, self.model, self.cfg.ema)
-        out = {f"loss/{k}": float(v.detach()) for k, v in terms.items() if k != "Y"}
-        out["loss/D"] = float(loss_d.detach())
+        out = {f"loss/{k}": float(v.detach()) for k, v in (terms | d_terms).items() if k != "Y"}
         out.update(self.lambdas.take())
         out["time/step"] = time.perf_counter() - start
         return out
