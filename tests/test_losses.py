@@ -17,7 +17,7 @@ from infoswap.model.iib import recognition_loss
 from infoswap.model.infoswap import InfoSwap
 from infoswap.train import losses
 from infoswap.train.calibrate import TapStatistics
-from infoswap.train.losses import cycle_loss, discriminator_loss, generator_losses, icl_losses, r1_penalty, total
+from infoswap.train.losses import cycle_loss, discriminator_loss, generator_losses, icl_losses, total
 from infoswap.train.trainer import install_statistics
 from model_fixtures import TinyRecognizer, tiny_config
 
@@ -199,7 +199,7 @@ def test_weights_apply_in_one_place():
 def test_discriminator_loss_trains_d_and_leaves_the_swap_alone(setup):
     model, D, x_s, x_t = setup
     y = generator_losses(model, D, x_s, x_t, generator=torch.Generator().manual_seed(0))["Y"]
-    loss = discriminator_loss(D, x_s, y)
+    loss = discriminator_loss(D, x_s, y)["D"]
     assert _nonzero(_grads(loss, list(D.parameters())))
     assert all(g is None for g in _grads(loss, list(model.aii.parameters())))
 
@@ -208,7 +208,9 @@ def test_r1_penalty_is_the_squared_input_gradient_of_d_at_real_faces():
     torch.manual_seed(0)
     D = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 4 * 4, 1))
     real = torch.rand(2, 3, 4, 4)
-    r1 = r1_penalty(D, real)
+    terms = discriminator_loss(D, real, torch.rand(2, 3, 4, 4), r1=True)
+    assert set(terms) == {"D", "R1"} and set(discriminator_loss(D, real, real)) == {"D"}
+    r1 = terms["R1"]
     weight = D[1].weight
     assert torch.allclose(r1, weight.square().sum())  # ∇x D(x) is D's weight row for every face
     (grad,) = torch.autograd.grad(r1, weight)

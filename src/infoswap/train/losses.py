@@ -125,14 +125,15 @@ def generator_losses(
     return terms
 
 
-def discriminator_loss(D: nn.Module, x_s: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """L_D = −E log σ(D(x_s) − D(Y)) with Y detached (App. Alg. 1 line 48)."""
-    return discriminator_adversarial_loss(D(x_s), D(y.detach()))
-
-
-def r1_penalty(D: nn.Module, real: torch.Tensor) -> torch.Tensor:
-    """E‖∇x D(x)‖² over real faces x (Mescheder et al. 2018), differentiable in D's parameters: a D that is
-    flat around the data cannot single out what the generator adds to it."""
-    real = real.detach().requires_grad_(True)
-    (grad,) = torch.autograd.grad(D(real).sum(), real, create_graph=True)
-    return grad.float().square().flatten(1).sum(1).mean()
+def discriminator_loss(D: nn.Module, x_s: torch.Tensor, y: torch.Tensor, r1: bool = False) -> dict[str, torch.Tensor]:
+    """{"D": L_D = −E log σ(D(x_s) − D(Y))} with Y detached (App. Alg. 1 line 48), and with `r1` also
+    "R1": E‖∇x D(x)‖² over the real faces x_s (Mescheder et al. 2018), from the same pass of D on them.
+    R1 is differentiable in D's parameters: a D that is flat around the data cannot single out what the
+    generator adds to it."""
+    real = x_s.detach().requires_grad_(r1)
+    on_real = D(real)
+    terms = {"D": discriminator_adversarial_loss(on_real, D(y.detach()))}
+    if r1:
+        (grad,) = torch.autograd.grad(on_real.sum(), real, create_graph=True)
+        terms["R1"] = grad.float().square().flatten(1).sum(1).mean()
+    return terms

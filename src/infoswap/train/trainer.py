@@ -21,7 +21,7 @@ from infoswap.recognition.base import Recognizer
 from infoswap.train.calibrate import TapStatistics
 from infoswap.train.distributed import Process, average_gradients, broadcast_module
 from infoswap.train.ema import update_ema
-from infoswap.train.losses import discriminator_loss, generator_losses, r1_penalty
+from infoswap.train.losses import discriminator_loss, generator_losses
 from infoswap.train.rng import capture_rng, restore_rng, seed_everything
 
 DEAD_SHARE = 0.01  # an element non-zero on at most 1% of faces is a dead unit (SPEC section 4)
@@ -137,11 +137,8 @@ class Trainer:
             terms = generator_losses(self.model, self.D, x_s, x_t, self.noise)
         self._backward(terms["total"], self.model)
         with self.precision.autocast(device):
-            d_terms = {"D": discriminator_loss(self.D, x_s, terms["Y"])}
-            loss_d = d_terms["D"]
-            if self.cfg.r1_gamma > 0:
-                d_terms["R1"] = r1_penalty(self.D, x_s)
-                loss_d = loss_d + self.cfg.r1_gamma / 2 * d_terms["R1"]
+            d_terms = discriminator_loss(self.D, x_s, terms["Y"], r1=self.cfg.r1_gamma > 0)
+            loss_d = d_terms["D"] + self.cfg.r1_gamma / 2 * d_terms.get("R1", 0.0)
         self._backward(loss_d, self.D)
         return terms, d_terms
 
