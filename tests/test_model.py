@@ -160,8 +160,8 @@ def test_graph_free_integration_layer_gives_the_recorded_map(own, attr_size, sli
 
 def test_a_conv_to_the_rgb_channels_is_a_product_of_its_taps_without_autograd():
     torch.manual_seed(0)
-    for batch, channels, height, width in ((1, 16, 9, 7), (3, 8, 1, 2)):
-        conv = torch.nn.Conv2d(channels, 3, 3, padding=1, bias=False)
+    for batch, channels, height, width, bias in ((1, 16, 9, 7, False), (3, 8, 1, 2, False), (2, 4, 5, 5, True)):
+        conv = torch.nn.Conv2d(channels, 3, 3, padding=1, bias=bias)
         x = torch.randn(batch, channels, height, width)
         with torch.no_grad():
             assert torch.allclose(block_conv(conv, x), conv(x), rtol=0, atol=1e-5)

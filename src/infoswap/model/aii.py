@@ -106,9 +106,14 @@ class IntegrationLayer(nn.Module):
 SLICE_BYTES = 16 << 20  # a graph-free mix's temporaries: below glibc's 32 MiB, so its heap reuses them
 
 
+def _per_slice(unit: torch.Tensor) -> int:
+    """How many maps the size of `unit` (a channel, a row) fit in SLICE_BYTES; at least one."""
+    return max(1, SLICE_BYTES // (unit.numel() * unit.element_size()))
+
+
 def _channel_slices(h: torch.Tensor) -> list[slice]:
     """Slices of h's channels of at most SLICE_BYTES each (at least one channel)."""
-    step = max(1, SLICE_BYTES // (h[:, 0].numel() * h.element_size()))
+    step = _per_slice(h[:, 0])
     return [slice(k, k + step) for k in range(0, h.shape[1], step)]
 
 
@@ -122,9 +127,9 @@ def _project(conv: nn.Conv2d, x: torch.Tensor, part: slice) -> torch.Tensor:
 def _channel_product(weight: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """weight (O, C) applied over the channels of x (B, C, H, W) -> (B, O, H, W): one plain matrix product
     per image (at batch 1 matmul's batched product took up to 1.6× as long)."""
-    out = x.new_empty(x.shape[0], weight.shape[0], *x.shape[2:])
+    weight, out = weight.to(x.dtype), x.new_empty(x.shape[0], weight.shape[0], *x.shape[2:])
     for image, result in zip(x, out):
-        torch.mm(weight.to(x.dtype), image.flatten(1), out=result.flatten(1))
+        torch.mm(weight, image.flatten(1), out=result.flatten(1))
     return out
 
 
@@ -142,7 +147,7 @@ def block_conv(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
     if torch.is_grad_enabled():
         return conv(x)
     if conv.out_channels <= FEW_OUTPUTS:
-        return _few_output_conv3x3(x, conv.weight)
+        return _few_output_conv3x3(x, conv.weight, conv.bias)
     if x.numel() * x.element_size() > SLICE_BYTES:
         return _banded_conv3x3(conv, x)
     return conv(x)
@@ -153,7 +158,7 @@ def _banded_conv3x3(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
     input and output to and from its own layout, three more full-size maps at once, each faulted in
     afresh above 32 MiB; a band's copies stay below that and are reused."""
     height = x.shape[2]
-    rows = max(1, SLICE_BYTES // (x[:, :, 0].numel() * x.element_size()))
+    rows = _per_slice(x[:, :, 0])
     out = x.new_empty(x.shape[0], conv.out_channels, *x.shape[2:])
     for top in range(0, height, rows):
         bottom = min(height, top + rows)
@@ -163,12 +168,14 @@ def _banded_conv3x3(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
     return out
 
 
-def _few_output_conv3x3(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+def _few_output_conv3x3(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
     """x (B, C, H, W) convolved with weight (O, C, 3, 3), zero padding 1: every tap's weights applied to x in
     one product (B, 3, 3, O, H, W), then the taps shifted into place and summed."""
     batch, _, height, width = x.shape
     taps = _channel_product(weight.permute(2, 3, 0, 1).flatten(0, 2), x).view(batch, 3, 3, -1, height, width)
     out = taps[:, 1, 1].clone()
+    if bias is not None:
+        out += bias.to(out.dtype)[:, None, None]
     for dy in (-1, 0, 1):
         for dx in (-1, 0, 1):
             if dy or dx:  # out[y, x] += tap(dy, dx)[y + dy, x + dx] wherever that lies inside the map
