@@ -152,7 +152,7 @@ def greedy_nms(boxes: torch.Tensor, scores: torch.Tensor, iou_threshold: float, 
     iou = inter / (area[:, None] + area[None, :] - inter)
     valid = (area[:, None] > 0) & (area[None, :] > 0)
     beats = ((iou > iou_threshold) & valid).triu(diagonal=1)  # beats[j, i]: j ranks before i and suppresses it
-    keep = torch.ones(len(b), dtype=torch.bool)
+    keep = torch.ones(len(b), dtype=torch.bool, device=b.device)
     while True:
         new = ~(beats & keep[:, None]).any(0)
         if torch.equal(new, keep):

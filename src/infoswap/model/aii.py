@@ -42,7 +42,7 @@ class IntegrationLayer(nn.Module):
         """attr and lam may be smaller than h (a light decoder's enlarged levels): their 1×1 projections
         are enlarged instead, the same values (a 1×1 conv and bilinear resizing commute) for less memory.
         `own`: h is the caller's own map, read no more after this call, so a swap may overwrite it."""
-        if not torch.is_grad_enabled():
+        if _sliced(h):
             return self._mix_without_graph(h, attr, lam, z_id, own)
         # With autograd every op makes a new map: the graph keeps its inputs.
         h = self.norm(h)
@@ -106,6 +106,12 @@ class IntegrationLayer(nn.Module):
 SLICE_BYTES = 16 << 20  # a graph-free mix's temporaries: below glibc's 32 MiB, so its heap reuses them
 
 
+def _sliced(x: torch.Tensor) -> bool:
+    """Whether the work on x takes the graph-free, sliced forms: without autograd, and not on CUDA, whose
+    caching allocator reuses its blocks anyway (there the slices would only launch more kernels)."""
+    return not torch.is_grad_enabled() and x.device.type != "cuda"
+
+
 def _per_slice(unit: torch.Tensor) -> int:
     """How many maps the size of `unit` (a channel, a row) fit in SLICE_BYTES; at least one."""
     return max(1, SLICE_BYTES // (unit.numel() * unit.element_size()))
@@ -141,10 +147,10 @@ def _fit(x: torch.Tensor, size: torch.Size) -> torch.Tensor:
 
 
 def block_conv(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
-    """conv(x) of a 3×3 conv with padding 1. Without autograd, one to the few RGB channels runs as a matrix
+    """conv(x) of a 3×3 conv with padding 1. Sliced (`_sliced`), one to the few RGB channels runs as a matrix
     product (oneDNN took 55 ms for 64 → 3 channels at 512 px, the product 19 ms), and one over a map
     larger than SLICE_BYTES a band of rows at a time."""
-    if torch.is_grad_enabled():
+    if not _sliced(x):
         return conv(x)
     if conv.out_channels <= FEW_OUTPUTS:
         return _few_output_conv3x3(x, conv.weight, conv.bias)
