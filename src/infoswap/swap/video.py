@@ -10,7 +10,9 @@ only when everything succeeded (`infoswap.swap.atomic`).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -131,11 +133,15 @@ def _check_output(path: Path, source: Path, codec: str) -> str:
 
 
 class _Encoder:
-    """Watermarks processed frames and encodes them with the source frames' timestamps."""
+    """Watermarks processed frames and encodes them with the source frames' timestamps.
+
+    The frames of a batch are turned back and watermarked in `pool` (OpenCV and numpy release the GIL:
+    at 720p 30 ms a frame on one core, 18–21 on two), then encoded in order."""
 
     def __init__(self, sink: av.container.OutputContainer, stream: av.VideoStream, rotation: int,
-                 process_batch: Callable[[Batch], Batch]) -> None:
+                 process_batch: Callable[[Batch], Batch], pool: ThreadPoolExecutor) -> None:
         self.sink, self.stream, self.rotation, self.process_batch = sink, stream, rotation, process_batch
+        self.pool = pool
         self.written = 0
 
     def __call__(self, frames: list[av.VideoFrame]) -> None:
@@ -146,14 +152,17 @@ class _Encoder:
         if len(results) != len(upright) or any(r.shape != u.shape or r.dtype != np.uint8
                                                for r, u in zip(results, upright)):
             raise ValueError("process_batch must return one uint8 frame of the same shape per input frame")
-        for source, result in zip(frames, results):
-            stored = _as_stored(result, self.rotation)
-            if watermark.fits(stored.shape):  # frames under ≈ 176 px are marked by the container tag only
-                stored = watermark.embed(stored)
+        for source, stored in zip(frames, self.pool.map(self._marked, results)):
             out = av.VideoFrame.from_ndarray(stored, format="rgb24")
             out.pts, out.time_base = source.pts, source.time_base
             self.sink.mux(self.stream.encode(out))
             self.written += 1
+
+    def _marked(self, result: np.ndarray) -> np.ndarray:
+        """A processed frame as stored (rotation undone), watermarked; frames under ≈ 176 px are marked by
+        the container tag only."""
+        stored = _as_stored(result, self.rotation)
+        return watermark.embed(stored) if watermark.fits(stored.shape) else stored
 
     def finish(self) -> None:
         self.sink.mux(self.stream.encode(None))
@@ -172,25 +181,26 @@ def _pipe(source: av.container.InputContainer, sink: av.container.OutputContaine
         video_out.set_display_rotation(info.rotation)
     audio_out = {a.index: sink.add_stream_from_template(a) for a in source.streams.audio}
     sink.metadata["comment"] = NOTICE
-    encoder = _Encoder(sink, video_out, info.rotation, process_batch)
-    pending: list[av.VideoFrame] = []
-    packets = 0
-    for packet in source.demux(video_in, *source.streams.audio):
-        if packet.stream.type == "audio":
-            if packet.dts is not None:  # the empty packet at the end only flushes decoders
-                packet.stream = audio_out[packet.stream.index]
-                sink.mux(packet)
-            continue
-        packets += packet.size > 0
-        for frame in packet.decode():
-            pending.append(frame)
-            if len(pending) == batch_size:
-                encoder(pending)
-                bar.update(len(pending))
-                pending = []
-    encoder(pending)
-    bar.update(len(pending))
-    encoder.finish()
+    with ThreadPoolExecutor(min(batch_size, os.cpu_count() or 1)) as pool:
+        encoder = _Encoder(sink, video_out, info.rotation, process_batch, pool)
+        pending: list[av.VideoFrame] = []
+        packets = 0
+        for packet in source.demux(video_in, *source.streams.audio):
+            if packet.stream.type == "audio":
+                if packet.dts is not None:  # the empty packet at the end only flushes decoders
+                    packet.stream = audio_out[packet.stream.index]
+                    sink.mux(packet)
+                continue
+            packets += packet.size > 0
+            for frame in packet.decode():
+                pending.append(frame)
+                if len(pending) == batch_size:
+                    encoder(pending)
+                    bar.update(len(pending))
+                    pending = []
+        encoder(pending)
+        bar.update(len(pending))
+        encoder.finish()
     return packets, encoder.written
 
 
