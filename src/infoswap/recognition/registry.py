@@ -14,10 +14,26 @@ TRAINING_RECOGNIZERS = {
 }
 
 
+# Recognisers that only judge the swap's identity (ModelConfig.identity_judges: more terms of L_id); no IIB
+# reads their maps, so none can be the model's f.
+IDENTITY_JUDGES = {
+    "mobileface": "infoswap.recognition.mobileface:build",
+}
+
+
 def load_recognizer(name: str = "dlib", checkpoint: str | None = None) -> Recognizer:
     """A frozen recogniser (eval mode, no parameter requires grad) by registry name."""
-    if name not in TRAINING_RECOGNIZERS:
-        raise InfoswapError(f"unknown recogniser {name!r}; choose one of {sorted(TRAINING_RECOGNIZERS)}")
-    module_name, builder = TRAINING_RECOGNIZERS[name].split(":")
+    return _load(TRAINING_RECOGNIZERS, "recogniser", name, checkpoint)
+
+
+def load_identity_judge(name: str) -> Recognizer:
+    """A frozen identity judge (its shipped weights) by registry name."""
+    return _load(IDENTITY_JUDGES, "identity judge", name, None)
+
+
+def _load(registry: dict[str, str], kind: str, name: str, checkpoint: str | None) -> Recognizer:
+    if name not in registry:
+        raise InfoswapError(f"unknown {kind} {name!r}; choose one of {sorted(registry)}")
+    module_name, builder = registry[name].split(":")
     recognizer = getattr(importlib.import_module(module_name), builder)(checkpoint)
     return recognizer.eval().requires_grad_(False)

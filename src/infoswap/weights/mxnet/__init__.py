@@ -1,0 +1,1 @@
+"""Weights converted from MXNet checkpoints (`*-0000.params`)."""
