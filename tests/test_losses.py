@@ -138,6 +138,21 @@ def test_identity_term_is_off_by_default_and_moves_the_generator_when_weighted(s
     assert _nonzero(_grads(terms["id"], aii))  # through Y into the AII
 
 
+def test_identity_judges_join_l_id_with_gradients_into_the_swap_only(setup):
+    from infoswap.recognition.registry import load_identity_judge
+
+    model, D, x_s, x_t = setup
+    model.cfg = tiny_config(beta_id=1.0, identity_judges=("mobileface",))
+    judge = load_identity_judge("mobileface")
+    terms = generator_losses(model, D, x_s, x_t, generator=torch.Generator().manual_seed(0), judges=[judge])
+    plain = generator_losses(model, D, x_s, x_t, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(terms["id_f"], plain["id"])  # f's own term is unchanged
+    assert 0 < float(terms["id_mobileface"].detach()) < 2
+    assert torch.allclose(terms["id"], (terms["id_f"] + terms["id_mobileface"]) / 2)
+    assert _nonzero(_grads(terms["id_mobileface"], list(model.aii.parameters())))  # through Y
+    assert not any(p.requires_grad for p in judge.parameters())
+
+
 def test_perceptual_loss_counts_a_light_decoders_enlarged_level_once():
     torch.manual_seed(0)
     model = InfoSwap(tiny_config(light_decoder=True), TinyRecognizer())

@@ -65,3 +65,19 @@ def test_inconsistent_fields_are_rejected(change, field):
 def test_unknown_preset_lists_the_choices():
     with pytest.raises(InfoswapError, match="128, 256, 512, 1024"):
         preset(300)
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"identity_judges": ["arcface"], "beta_id": 1.0}, "unknown judge 'arcface'; choose from \\['mobileface'\\]"),
+        ({"identity_judges": ["mobileface"]}, "beta_id 0 leaves out"),
+        ({"identity_judges": ["mobileface", "mobileface"], "beta_id": 1.0}, "names a judge twice"),
+    ],
+)
+def test_identity_judges_are_checked(change, message):
+    with pytest.raises(InfoswapError, match=message):
+        ModelConfig.from_dict({**asdict(preset(128)), **change})
+    judged = ModelConfig.from_dict(json.loads(json.dumps({**asdict(preset(128)), "beta_id": 1.0,
+                                                          "identity_judges": ["mobileface"]})))
+    assert judged.identity_judges == ("mobileface",)  # a list from JSON comes back a tuple

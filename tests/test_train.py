@@ -366,3 +366,22 @@ def test_r1_penalty_joins_only_ds_loss_and_is_logged(faces: Path) -> None:
     assert all(torch.equal(a, b) for a, b in zip(grads[0.0][0], grads[10.0][0]))  # G's gradients: the same
     assert not all(torch.allclose(a, b) for a, b in zip(grads[0.0][1], grads[10.0][1]))  # D's: penalised
     assert "loss/R1" not in logged[0.0] and logged[10.0]["loss/R1"] > 0
+
+
+def test_a_trainer_with_an_identity_judge_logs_each_part_of_l_id(faces: Path) -> None:
+    from infoswap.config import TrainConfig
+    from infoswap.recognition.registry import load_recognizer
+    from infoswap.train.calibrate import tap_statistics
+    from infoswap.train.data import PairDataset, index_faces
+    from infoswap.train.distributed import Process
+    from infoswap.train.trainer import Precision, Trainer
+
+    recognizer = load_recognizer("dlib")
+    dataset = PairDataset(index_faces(faces), 128, seed=0)
+    x_s, x_t = (torch.stack(faces) for faces in zip(dataset[0], dataset[1]))
+    stats = tap_statistics([torch.cat([x_s, x_t])], recognizer, 128, "dlib")
+    model = {**TINY, "beta_id": 1.0, "identity_judges": ["mobileface"]}
+    cfg = TrainConfig(**{**SETTINGS, "data": str(faces), "model": model})
+    trainer = Trainer(cfg.model_config(), cfg, recognizer, stats, Process(0, 1, torch.device("cpu")), Precision(None))
+    logged = trainer.step(x_s, x_t)
+    assert logged["loss/id"] == pytest.approx((logged["loss/id_f"] + logged["loss/id_mobileface"]) / 2, rel=1e-5)

@@ -28,7 +28,7 @@ PRESETS = (128, 256, 512, 1024)
 # ModelConfig fields a run may change when it starts from another run's weights (TrainConfig.init_from):
 # the loss settings, and identity_input (its running mean starts afresh; no weight changes shape).
 INIT_FREE_FIELDS = ("icl_neg_against", "per_detach_target", "alpha", "beta", "beta1", "beta2", "beta3",
-                    "identity_centre", "beta_id", "identity_input")
+                    "identity_centre", "beta_id", "identity_input", "identity_judges")
 
 
 @dataclass
@@ -73,10 +73,15 @@ class ModelConfig:
     # [ours] Weight of L_id = 1 − cos(f(Y), f(x_s)), FaceShifter's identity loss on the whole recogniser;
     # 0 (default) is App. Alg. 1 as printed.
     beta_id: float = 0.0
+    # [ours] More recognisers L_id asks (recognition.registry.IDENTITY_JUDGES, e.g. "mobileface"): L_id becomes
+    # the mean of 1 − cos(g(Y), g(x_s)) over f and each judge g, so that a swap cannot satisfy it with texture
+    # one recogniser alone reads as identity (docs/training.md, session 4).
+    identity_judges: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("channels", "decoder_channels", "disc_channels"):
             setattr(self, name, tuple(int(c) for c in getattr(self, name)))
+        self.identity_judges = tuple(self.identity_judges)
         self.validate()
 
     @property
@@ -113,11 +118,25 @@ class ModelConfig:
             raise InfoswapError(f"ModelConfig.identity_input must be 'raw' or 'centred', got {self.identity_input!r}")
         if self.beta_id < 0:
             raise InfoswapError(f"ModelConfig.beta_id must be ≥ 0, got {self.beta_id}")
+        self._validate_judges()
         if self.light_decoder and self.decoder_channels[-1] != self.decoder_channels[-2]:
             raise InfoswapError(f"ModelConfig.light_decoder enlarges the level below the finest, so the last two "
                                 f"decoder_channels must be equal, got {self.decoder_channels}")
         if self.iib_hidden < 1:
             raise InfoswapError(f"ModelConfig.iib_hidden must be ≥ 1, got {self.iib_hidden}")
+
+    def _validate_judges(self) -> None:
+        from infoswap.recognition.registry import IDENTITY_JUDGES
+
+        unknown = [name for name in self.identity_judges if name not in IDENTITY_JUDGES]
+        if unknown:
+            raise InfoswapError(f"ModelConfig.identity_judges: unknown judge {unknown[0]!r}; "
+                                f"choose from {sorted(IDENTITY_JUDGES)}")
+        if len(set(self.identity_judges)) < len(self.identity_judges):
+            raise InfoswapError(f"ModelConfig.identity_judges names a judge twice: {list(self.identity_judges)}")
+        if self.identity_judges and self.beta_id == 0:
+            raise InfoswapError("ModelConfig.identity_judges add terms to L_id, which beta_id 0 leaves out: "
+                                "set beta_id > 0")
 
     def architecture(self) -> dict:
         """The fields whose change would make weights files unusable (all but INIT_FREE_FIELDS)."""

@@ -6,6 +6,7 @@ IIB + decoder + AII, then calls `discriminator_loss` and steps D.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import torch
@@ -44,6 +45,22 @@ def icl_losses(
     return pos, neg
 
 
+def identity_losses(
+    z_id_y: torch.Tensor, z_id_s: torch.Tensor, centre: torch.Tensor | None, judges: Sequence[nn.Module],
+    y: torch.Tensor, x_s: torch.Tensor,
+) -> dict[str, torch.Tensor]:
+    """L_id = mean over f and each judge g of 1 − cos(g(Y), g(x_s)) ("id"), and with judges each part
+    ("id_f", "id_<judge name>"). f's cosines are centred as configured; the judges' are not (MobileFace's
+    embeddings of different people are near orthogonal already: mean cosine 0.05 on the bundled faces)."""
+    parts = {"id_f": (1 - identity_cosine(z_id_y, z_id_s, centre).float()).mean()}
+    for judge in judges:
+        with torch.no_grad():
+            e_s = judge(x_s)
+        parts[f"id_{judge.name}"] = (1 - (judge(y) * e_s).sum(-1).float()).mean()
+    out = {"id": torch.stack(list(parts.values())).mean()}
+    return out | parts if judges else out
+
+
 def perceptual_loss(decoded_y: list[torch.Tensor], decoded_t: list[torch.Tensor]) -> torch.Tensor:
     """L_per: mean over levels of the mean squared error between dec(f(Y)) and f̃^t (App. Alg. 1 line 36).
 
@@ -71,12 +88,13 @@ def total(terms: dict[str, torch.Tensor], cfg: ModelConfig) -> tuple[torch.Tenso
 
 def generator_losses(
     model: InfoSwap, D: nn.Module | None, x_s: torch.Tensor, x_t: torch.Tensor,
-    generator: torch.Generator | None = None,
+    generator: torch.Generator | None = None, judges: Sequence[nn.Module] = (),
 ) -> dict[str, torch.Tensor]:
     """Every generator-side term of App. Alg. 1 (lines 4–44) by name, plus "ib", "total" and the swap "Y".
 
     x_s, x_t: (B, 3, res, res) aligned faces in [−1, 1]. `generator` drives all noise draws. D = None
-    leaves the adversarial term out (L_adv = 0), e.g. for a reconstruction-only warm-up.
+    leaves the adversarial term out (L_adv = 0), e.g. for a reconstruction-only warm-up. `judges`: the
+    frozen recognisers of ModelConfig.identity_judges, each adding its own term to L_id.
     """
     batch = x_s.shape[0]
     centre = model.embedding_mean if model.cfg.identity_centre else None
@@ -98,8 +116,7 @@ def generator_losses(
     terms["pos"], terms["neg"] = icl_losses(enc_y.z_tilde, z_s, z_t, model.cfg.icl_neg_against, centre)
     terms["icl"] = terms["pos"] + terms["neg"]
     # [ours] the whole recogniser's identity of Y against the source's (ModelConfig.beta_id); logged always.
-    z_id_s = enc.z_id[:batch]
-    terms["id"] = (1 - identity_cosine(enc_y.z_id, z_id_s, centre)).mean()
+    terms.update(identity_losses(enc_y.z_id, enc.z_id[:batch], centre, judges, y, x_s))
 
     # (vi) perceptual: Y's taps with the target's λ and the same ε^s, through dec (lines 30–36).
     attrs_y = model.decoder.attributes(model.attribute_maps(enc_y.taps, lam_t, eps_s), y)

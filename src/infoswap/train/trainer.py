@@ -18,6 +18,7 @@ from infoswap.errors import InfoswapError
 from infoswap.model.discriminator import Discriminator
 from infoswap.model.infoswap import InfoSwap
 from infoswap.recognition.base import Recognizer
+from infoswap.recognition.registry import load_identity_judge
 from infoswap.train.calibrate import TapStatistics
 from infoswap.train.distributed import Process, average_gradients, broadcast_module
 from infoswap.train.ema import update_ema
@@ -104,6 +105,7 @@ class Trainer:
         seed_everything(cfg.seed + process.rank)  # from here on, each rank has its own streams
         self.noise = torch.Generator(device=device).manual_seed(cfg.seed + process.rank)
         self.lambdas = LambdaProbe(self.model)
+        self.judges = [load_identity_judge(name).to(device) for name in model_cfg.identity_judges]
         if cfg.compile:
             self._compile()
 
@@ -134,7 +136,7 @@ class Trainer:
         self.opt_g.zero_grad(set_to_none=True)
         self.opt_d.zero_grad(set_to_none=True)
         with self.precision.autocast(device):
-            terms = generator_losses(self.model, self.D, x_s, x_t, self.noise)
+            terms = generator_losses(self.model, self.D, x_s, x_t, self.noise, self.judges)
         self._backward(terms["total"], self.model)
         with self.precision.autocast(device):
             d_terms = discriminator_loss(self.D, x_s, terms["Y"], r1=self.cfg.r1_gamma > 0)
