@@ -37,12 +37,8 @@ def _mxnet_file(path: Path, arrays: dict[str, np.ndarray]) -> Path:
 def _random_params(seed: int = 0) -> dict[str, np.ndarray]:
     """MobileFace V2's parameter names and shapes with random values (running variances positive)."""
     rng = np.random.default_rng(seed)
-    model = mobileface.MobileFace()
-    layers = [m for m in model.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
-    names = ["conv1"] + [f"convolution{k}" for k in range(len(layers) - 2)] + ["fc5"]
-    norms = ["bn1"] + [f"batchnorm{k}" for k in range(len(layers) - 2)] + ["fc5_bn"]
     params = {"conv1_bias": rng.normal(0, 0.1, 32)}
-    for layer, name, norm in zip(layers, names, norms):
+    for layer, name, norm in mobileface.mxnet_layers(mobileface.MobileFace()):
         params[f"{name}_weight"] = rng.normal(0, 0.3, tuple(layer.weight.shape))
         width = layer.weight.shape[0]
         params |= {f"{norm}_gamma": rng.uniform(0.5, 1.5, width), f"{norm}_beta": rng.normal(0, 0.1, width),

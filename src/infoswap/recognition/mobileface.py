@@ -70,31 +70,34 @@ class MobileFace(Recognizer):
         return self.crop_and_resize(faces).flip(1) * (127.5 / 128)
 
 
-def convert(params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """MXNet parameters -> this module's state dict, batch norms folded.
-
-    The checkpoint's layers in graph order: `conv1` + `bn1` the stem (the one conv with a bias), then
-    `convolution{k}` + `batchnorm{k}` for k = 0 … 35, then `fc5` + `fc5_bn`. Every parameter must be used.
-    """
-    model = MobileFace()
+def mxnet_layers(model: MobileFace) -> list[tuple[nn.Module, str, str]]:
+    """(layer, MXNet layer name, MXNet name of the batch norm after it) for every conv and linear layer, in
+    graph order: `conv1` + `bn1` the stem, `convolution{k}` + `batchnorm{k}` for k = 0 … 35, `fc5` + `fc5_bn`."""
     layers = [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
-    names = ["conv1"] + [f"convolution{k}" for k in range(len(layers) - 2)] + ["fc5"]
-    norms = ["bn1"] + [f"batchnorm{k}" for k in range(len(layers) - 2)] + ["fc5_bn"]
+    inner = range(len(layers) - 2)
+    names = ["conv1", *(f"convolution{k}" for k in inner), "fc5"]
+    norms = ["bn1", *(f"batchnorm{k}" for k in inner), "fc5_bn"]
+    return list(zip(layers, names, norms, strict=True))
+
+
+def convert(params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """MXNet parameters -> this module's state dict, each batch norm folded into its layer (`mxnet_layers`;
+    the stem's conv alone has a bias). Every parameter must be used."""
+    model = MobileFace()
     prefixes = {id(m): name for name, m in model.named_modules()}
     state, used = {}, set()
-    for layer, name, norm in zip(layers, names, norms, strict=True):
+    for layer, name, norm in mxnet_layers(model):
         weight = params[f"{name}_weight"].astype(np.float64)
         if weight.shape != tuple(layer.weight.shape):
             raise ValueError(f"{name}_weight: shape {weight.shape}, expected {tuple(layer.weight.shape)}")
         bias = params[f"{name}_bias"].astype(np.float64) if f"{name}_bias" in params else 0.0
-        gamma, beta, mean, var = (params[f"{norm}_{k}"].astype(np.float64)
-                                  for k in ("gamma", "beta", "moving_mean", "moving_var"))
+        norm_keys = [f"{norm}_{k}" for k in ("gamma", "beta", "moving_mean", "moving_var")]
+        gamma, beta, mean, var = (params[k].astype(np.float64) for k in norm_keys)
         scale = gamma / np.sqrt(var + BN_EPS)
         prefix = prefixes[id(layer)]
         state[f"{prefix}.weight"] = (weight * scale.reshape(-1, *[1] * (weight.ndim - 1))).astype(np.float32)
         state[f"{prefix}.bias"] = ((bias - mean) * scale + beta).astype(np.float32)
-        used |= {f"{name}_weight", f"{name}_bias"} | {f"{norm}_{k}" for k in ("gamma", "beta", "moving_mean",
-                                                                              "moving_var")}
+        used |= {f"{name}_weight", f"{name}_bias", *norm_keys}
     if set(params) - used:
         raise ValueError(f"MXNet parameters left unused: {sorted(set(params) - used)}")
     return state

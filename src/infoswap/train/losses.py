@@ -56,7 +56,7 @@ def identity_losses(
     for judge in judges:
         with torch.no_grad():
             e_s = judge(x_s)
-        parts[f"id_{judge.name}"] = (1 - (judge(y) * e_s).sum(-1).float()).mean()
+        parts[f"id_{judge.name}"] = (1 - identity_cosine(judge(y), e_s).float()).mean()
     out = {"id": torch.stack(list(parts.values())).mean()}
     return out | parts if judges else out
 
