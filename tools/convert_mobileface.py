@@ -32,8 +32,11 @@ def main() -> None:
     parser.add_argument("--params", type=Path, required=True, help=f"{PARAMS} at commit {COMMIT[:12]}")
     parser.add_argument("--out", type=Path, default=SHIPPED_DIR)
     args = parser.parse_args()
-    if sha256_of(args.params) != PARAMS_SHA256:
-        raise SystemExit(f"{args.params}: sha256 {sha256_of(args.params)} is not the pinned {PARAMS_SHA256}")
+    if not args.params.is_file():
+        raise SystemExit(f"{args.params}: no such file")
+    digest = sha256_of(args.params)
+    if digest != PARAMS_SHA256:
+        raise SystemExit(f"{args.params}: sha256 {digest} is not the pinned {PARAMS_SHA256}")
     state = mobileface.convert(read_params(args.params))
     tensors = {name: TfjsTensor(values.astype(np.float16)) for name, values in state.items()}
     args.out.mkdir(parents=True, exist_ok=True)
