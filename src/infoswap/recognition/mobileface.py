@@ -103,14 +103,8 @@ def convert(params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return state
 
 
-def build(checkpoint: str | None = None) -> MobileFace:
-    """The shipped weights (sha256-checked), or a strict load of a converted safetensors file."""
-    from pathlib import Path
+def build() -> MobileFace:
+    """The shipped weights (sha256-checked); a judge has no user weights (`registry.load_identity_judge`)."""
+    from infoswap.weights.store import load_shipped
 
-    from infoswap.weights.store import load_into, load_shipped, load_state
-
-    if checkpoint is None:
-        return load_shipped(MobileFace(), WEIGHTS)
-    model = MobileFace()
-    load_into(model, load_state(Path(checkpoint)), checkpoint)
-    return model.eval().requires_grad_(False)
+    return load_shipped(MobileFace(), WEIGHTS)

@@ -28,12 +28,13 @@ def load_recognizer(name: str = "dlib", checkpoint: str | None = None) -> Recogn
 
 def load_identity_judge(name: str) -> Recognizer:
     """A frozen identity judge (its shipped weights) by registry name."""
-    return _load(IDENTITY_JUDGES, "identity judge", name, None)
+    return _load(IDENTITY_JUDGES, "identity judge", name)
 
 
-def _load(registry: dict[str, str], kind: str, name: str, checkpoint: str | None) -> Recognizer:
+def _load(registry: dict[str, str], kind: str, name: str, *build_args: str | None) -> Recognizer:
+    """The registry's builder for `name`, called with `build_args` (a judge's builder takes none)."""
     if name not in registry:
         raise InfoswapError(f"unknown {kind} {name!r}; choose one of {sorted(registry)}")
     module_name, builder = registry[name].split(":")
-    recognizer = getattr(importlib.import_module(module_name), builder)(checkpoint)
+    recognizer = getattr(importlib.import_module(module_name), builder)(*build_args)
     return recognizer.eval().requires_grad_(False)
